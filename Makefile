@@ -1,0 +1,171 @@
+# pidlock: libpidlock, lockrun, lockstat, lockclean.
+#
+#   make            build the library, the tools and the man pages
+#   make check      build and run every test (SANITIZE=1: under ASan+UBSan)
+#   make demo       a scripted scenario in a temporary directory
+#   make install    PREFIX, DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, MANDIR
+
+VERSION   := 0.1.0
+SOVERSION := 0
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+PKG_CONFIG ?= pkg-config
+INSTALL    ?= install
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+SANITIZE ?=
+
+ifeq ($(SANITIZE),1)
+B := build-san
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+B := build
+SAN :=
+endif
+
+# Goals that must not trigger the dependency check.
+NODEPS_GOALS := clean distclean help
+ifeq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+else
+include $(B)/config.mk
+endif
+
+WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2
+CPPFLAGS += -D_GNU_SOURCE -DPIDLOCK_VERSION='"$(VERSION)"' $(BSD_CFLAGS)
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN)
+LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden
+# Test code and the library copy it links are built so that --wrap sees
+# every call: no _FORTIFY_SOURCE (it renames open/read), no inlining.
+TEST_CFLAGS = $(WARN) -g -O0 -U_FORTIFY_SOURCE $(SAN) $(CMOCKA_CFLAGS)
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(LIB_SRCS:lib/%.c=$(B)/lib/%.o)
+LIB_A    := $(B)/libpidlock.a
+LIB_SO   := $(B)/libpidlock.so.$(VERSION)
+LIB_SONAME := libpidlock.so.$(SOVERSION)
+
+MAN_SRCS := $(wildcard man/*.scd)
+MANS     := $(MAN_SRCS:man/%.scd=$(B)/man/%)
+
+.PHONY: all lib man check check-unit check-symbols demo install uninstall \
+        clean distclean help
+all: lib man
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+$(B)/config.mk: build-aux/deps
+	@mkdir -p $(B)
+	@sh build-aux/deps test
+	@{ echo "BSD_CFLAGS := $$($(PKG_CONFIG) --cflags libbsd-overlay)"; \
+	   echo "BSD_LIBS := $$($(PKG_CONFIG) --libs libbsd-overlay)"; \
+	   echo "CMOCKA_CFLAGS := $$($(PKG_CONFIG) --cflags cmocka)"; \
+	   echo "CMOCKA_LIBS := $$($(PKG_CONFIG) --libs cmocka)"; } > $@
+
+# --- library ---------------------------------------------------------------
+lib: $(LIB_A) $(B)/$(LIB_SONAME) $(B)/pidlock.pc
+
+$(B)/lib/%.o: lib/%.c lib/pidlock.h lib/internal.h $(B)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJS) lib/libpidlock.sym
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $(LIB_OBJS) \
+	    -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=lib/libpidlock.sym \
+	    -Wl,-z,defs $(LDFLAGS) $(BSD_LIBS)
+
+$(B)/$(LIB_SONAME): $(LIB_SO)
+	ln -sf $(notdir $<) $@
+	ln -sf $(LIB_SONAME) $(B)/libpidlock.so
+
+$(B)/pidlock.pc: lib/pidlock.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    $< > $@
+
+# --- man pages -------------------------------------------------------------
+man: $(MANS)
+
+$(B)/man/%: man/%.scd
+	@mkdir -p $(@D)
+	sed 's/pidlock VERSION/pidlock $(VERSION)/' $< | scdoc > $@
+
+# --- tests -----------------------------------------------------------------
+# Every libc call that decides liveness or a failure path can be faked.
+WRAPPED := kill openat flock linkat renameat renameat2 pwrite pread \
+           ftruncate fstatat unlinkat fchmod
+WRAP_FLAGS := $(foreach f,$(WRAPPED),-Wl,--wrap=$(f))
+
+TEST_LIB_OBJS := $(LIB_SRCS:lib/%.c=$(B)/test/lib/%.o)
+TEST_LIB_A    := $(B)/test/libpidlock-test.a
+UNIT_TESTS    := $(patsubst tests/unit/%.c,$(B)/test/%,$(wildcard tests/unit/test-*.c))
+TEST_COMMON   := $(B)/test/common.o $(B)/test/mock.o
+
+$(B)/test/lib/%.o: lib/%.c lib/pidlock.h lib/internal.h $(B)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -fvisibility=hidden -c -o $@ $<
+
+$(TEST_LIB_A): $(TEST_LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/test/%.o: tests/%.c tests/common.h lib/pidlock.h $(B)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -Ilib -c -o $@ $<
+
+$(B)/test/unit/%.o: tests/unit/%.c tests/common.h lib/pidlock.h lib/internal.h $(B)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -Ilib -Itests -c -o $@ $<
+
+$(B)/test/test-%: $(B)/test/unit/test-%.o $(TEST_COMMON) $(TEST_LIB_A)
+	$(CC) $(TEST_CFLAGS) -o $@ $^ $(WRAP_FLAGS) $(LDFLAGS) \
+	    $(CMOCKA_LIBS) $(BSD_LIBS) -lpthread
+
+check: all check-symbols check-unit
+
+check-unit: $(UNIT_TESTS)
+	@sh tests/run-tests $(UNIT_TESTS)
+
+# Only pidlock_* may leave the shared object.
+check-symbols: $(B)/$(LIB_SONAME)
+	@bad=$$(nm -D --defined-only $(B)/$(LIB_SONAME) | awk '$$3 !~ /^pidlock_/ && $$3 != "PIDLOCK_0" {print $$3}'); \
+	if [ -n "$$bad" ]; then echo "exported by mistake: $$bad"; exit 1; fi; \
+	echo "check-symbols: only pidlock_* exported"
+
+demo: all
+	@sh tests/demo.sh $(B)
+
+# --- install ---------------------------------------------------------------
+install: all
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5
+	$(INSTALL) -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	$(INSTALL) -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libpidlock.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libpidlock.so
+	$(INSTALL) -m 644 lib/pidlock.h $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 644 $(B)/pidlock.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	$(INSTALL) -m 644 $(B)/man/pidlock.3 $(DESTDIR)$(MANDIR)/man3/
+	$(INSTALL) -m 644 $(B)/man/pidlock.5 $(DESTDIR)$(MANDIR)/man5/
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libpidlock.a $(DESTDIR)$(LIBDIR)/libpidlock.so.$(VERSION) \
+	    $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libpidlock.so \
+	    $(DESTDIR)$(INCLUDEDIR)/pidlock.h $(DESTDIR)$(PKGCONFIGDIR)/pidlock.pc \
+	    $(DESTDIR)$(MANDIR)/man3/pidlock.3 $(DESTDIR)$(MANDIR)/man5/pidlock.5
+
+clean:
+	rm -rf build build-san
+
+distclean: clean

@@ -1,0 +1,461 @@
+/*
+ * Inspection: who holds a lock, asked of the kernel, never by taking it.
+ *
+ * /proc/locks lists every lock once, with the PID that acquired it; it is
+ * read once into a sorted table that serves any number of files.  That
+ * PID may have died while a child it forked still holds the lock through
+ * the inherited descriptor, so when it is gone the real holders are found
+ * in /proc/PID/fdinfo, which names every process whose descriptor holds
+ * the lock.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* /proc/locks is the kernel's; still, do not let it eat all memory. */
+#define LOCKS_MAX_BYTES (256u << 20)
+/* A torn record (a holder rewriting it) is read again this many times. */
+#define READ_TRIES 5
+
+struct entry {
+	dev_t dev;
+	ino_t ino;
+	struct pidlock_kernel_holder h;
+};
+
+struct pidlock_snapshot {
+	struct entry *v;
+	size_t n;
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return 0;
+}
+
+static int slurp_locks(char **out, size_t *len)
+{
+	size_t size = 1 << 16, got = 0;
+	char *buf = NULL;
+	int fd = openat(AT_FDCWD, "/proc/locks", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (got + 1 >= size || !buf) {
+			char *p = size > LOCKS_MAX_BYTES ? NULL : realloc(buf, size *= 2);
+			if (!p) {
+				free(buf);
+				close(fd);
+				return -ENOMEM;
+			}
+			buf = p;
+		}
+		ssize_t n = read(fd, buf + got, size - got - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return 0;
+}
+
+/* "1: FLOCK  ADVISORY  WRITE 1234 00:2d:5678 0 EOF", maybe with "-> ". */
+static bool parse_lock_line(char *line, struct entry *e)
+{
+	char type[16], mode[16], *p = strchr(line, ':');
+	unsigned maj, min;
+	unsigned long long ino;
+	int pid;
+
+	if (!p)
+		return false;
+	p++;
+	memset(e, 0, sizeof(*e));
+	while (*p == ' ')
+		p++;
+	if (strncmp(p, "->", 2) == 0) {
+		e->h.waiting = 1;
+		p += 2;
+	}
+	if (sscanf(p, " %15s %*s %15s %d %x:%x:%llu", type, mode, &pid, &maj,
+		   &min, &ino) != 6)
+		return false;
+	e->dev = makedev(maj, min);
+	e->ino = (ino_t)ino;
+	e->h.pid = pid > 0 ? pid : 0;
+	e->h.uid = (uid_t)-1;
+	e->h.exclusive = strcmp(mode, "WRITE") == 0;
+	e->h.flock = strcmp(type, "FLOCK") == 0;
+	return true;
+}
+
+PIDLOCK_PUBLIC
+int pidlock_snapshot_new(struct pidlock_snapshot **snapp)
+{
+	struct pidlock_snapshot *snap = calloc(1, sizeof(*snap));
+	char *buf = NULL, *line, *save = NULL;
+	size_t len = 0, lines = 0;
+	int r;
+
+	if (!snap)
+		return -ENOMEM;
+	r = slurp_locks(&buf, &len);
+	if (r < 0) {
+		free(snap);
+		return r;
+	}
+	for (size_t i = 0; i < len; i++)
+		lines += buf[i] == '\n';
+	snap->v = calloc(lines + 1, sizeof(*snap->v));
+	if (!snap->v) {
+		free(buf);
+		free(snap);
+		return -ENOMEM;
+	}
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		if (parse_lock_line(line, &snap->v[snap->n]))
+			snap->n++;
+	free(buf);
+	qsort(snap->v, snap->n, sizeof(*snap->v), cmp_entry);
+	*snapp = snap;
+	return 0;
+}
+
+PIDLOCK_PUBLIC
+void pidlock_snapshot_free(struct pidlock_snapshot *snap)
+{
+	if (!snap)
+		return;
+	free(snap->v);
+	free(snap);
+}
+
+static uid_t uid_of(pid_t pid)
+{
+	char path[32];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return pid > 0 && stat(path, &st) == 0 ? st.st_uid : (uid_t)-1;
+}
+
+static void add_holder(struct pidlock_info *info,
+		       const struct pidlock_kernel_holder *h)
+{
+	if (info->nholders >= PIDLOCK_HOLDERS_MAX)
+		return;
+	info->holders[info->nholders] = *h;
+	info->holders[info->nholders].uid = uid_of(h->pid);
+	info->nholders++;
+}
+
+static bool fdinfo_names(const char *text, dev_t dev, ino_t ino, int *excl)
+{
+	const char *p = text;
+	struct entry e;
+	char line[256];
+
+	while ((p = strstr(p, "lock:")) != NULL) {
+		size_t n = strcspn(p + 5, "\n");
+		snprintf(line, sizeof(line), "%.*s", (int)(n < 255 ? n : 255), p + 5);
+		if (parse_lock_line(line, &e) && !e.h.waiting && e.dev == dev &&
+		    e.ino == ino) {
+			*excl = e.h.exclusive;
+			return true;
+		}
+		p += 5;
+	}
+	return false;
+}
+
+/* Does any descriptor of process pid hold the lock on dev:ino? */
+static bool pid_holds(int procfd, const char *pid, dev_t dev, ino_t ino,
+		      int *excl)
+{
+	char path[64], buf[1024];
+	struct dirent *d;
+	bool found = false;
+	size_t len;
+	int fd;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%s/fdinfo", pid);
+	fd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(dir = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while (!found && (d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' ||
+		    pidlock__read_file(dirfd(dir), d->d_name, buf, sizeof(buf) - 1,
+				       &len) < 0)
+			continue;
+		buf[len] = '\0';
+		found = fdinfo_names(buf, dev, ino, excl);
+	}
+	closedir(dir);
+	return found;
+}
+
+/*
+ * The holders that /proc/locks cannot name: every process with a
+ * descriptor that holds the lock.  This walks all of /proc, so it runs
+ * only when the acquirer named by /proc/locks is gone.
+ */
+static void scan_heirs(dev_t dev, ino_t ino, struct pidlock_info *info)
+{
+	int procfd = openat(AT_FDCWD, "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *d;
+	DIR *dir;
+
+	if (procfd < 0 || !(dir = fdopendir(procfd))) {
+		if (procfd >= 0)
+			close(procfd);
+		return;
+	}
+	while ((d = readdir(dir)) != NULL && info->nholders < PIDLOCK_HOLDERS_MAX) {
+		struct pidlock_kernel_holder h = { .flock = 1 };
+		pid_t pid;
+		if (pidlock__parse_pid(d->d_name, strlen(d->d_name), &pid) < 0 ||
+		    !pid_holds(dirfd(dir), d->d_name, dev, ino, &h.exclusive))
+			continue;
+		h.pid = pid;
+		add_holder(info, &h);
+	}
+	closedir(dir);
+}
+
+static bool pid_gone(pid_t pid)
+{
+	struct pidlock__proc proc;
+
+	return pid > 0 && (pidlock__proc_read(pid, &proc) < 0 || !proc.exists ||
+			   proc.zombie);
+}
+
+int pidlock__kernel_holders(const struct pidlock_snapshot *snap, dev_t dev,
+			    ino_t ino, struct pidlock_info *info)
+{
+	struct pidlock_snapshot *own = NULL;
+	struct entry key = { .dev = dev, .ino = ino }, *e;
+	bool orphaned = false;
+	int r;
+
+	info->nholders = 0;
+	if (!snap) {
+		r = pidlock_snapshot_new(&own);
+		if (r < 0)
+			return r;
+		snap = own;
+	}
+	e = bsearch(&key, snap->v, snap->n, sizeof(*e), cmp_entry);
+	while (e && e > snap->v && cmp_entry(e - 1, &key) == 0)
+		e--;
+	for (; e && e < snap->v + snap->n && cmp_entry(e, &key) == 0; e++) {
+		if (!e->h.waiting && e->h.flock && pid_gone(e->h.pid)) {
+			orphaned = true;
+			continue;
+		}
+		add_holder(info, &e->h);
+	}
+	if (orphaned)
+		scan_heirs(dev, ino, info);
+	pidlock_snapshot_free(own);
+	return 0;
+}
+
+static bool held(const struct pidlock_info *info)
+{
+	for (unsigned i = 0; i < info->nholders; i++)
+		if (!info->holders[i].waiting)
+			return true;
+	return false;
+}
+
+/* Reads the content, again while it looks torn by a concurrent rewrite. */
+static int read_settled(int fd, struct pidlock_record *rec, pid_t *plain_pid,
+			const char **why, enum pidlock__content *kind)
+{
+	char buf[PIDLOCK_RECORD_MAX + 1];
+	ssize_t n = 0;
+
+	for (int i = 0; i < READ_TRIES; i++) {
+		n = pread(fd, buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		*kind = pidlock__classify(buf, (size_t)n, rec, plain_pid, why);
+		if (*kind != CONTENT_RECORD_CORRUPT)
+			break;
+	}
+	return 0;
+}
+
+static void set_unknown(struct pidlock_info *info, int err)
+{
+	info->state = PIDLOCK_STATE_UNKNOWN;
+	snprintf(info->reason, sizeof(info->reason), "%s", pidlock_strerror(err));
+}
+
+static int inspect_open(int dirfd, const char *name, const struct stat *st,
+			struct pidlock_info *info)
+{
+	struct stat opened;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+					   O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0) {
+		set_unknown(info, -errno);
+		return -1;
+	}
+	if (fstat(fd, &opened) < 0 || opened.st_dev != st->st_dev ||
+	    opened.st_ino != st->st_ino) {
+		close(fd);
+		set_unknown(info, -ESTALE);
+		return -1;
+	}
+	return fd;
+}
+
+static void judge_content(int fd, const struct stat *st, int place_err,
+			  struct pidlock_info *info, int dirfd,
+			  const struct stat *dir)
+{
+	enum pidlock__content kind = CONTENT_EMPTY;
+	struct pidlock_record rec;
+	const char *why = NULL;
+	pid_t plain = 0;
+	int r = read_settled(fd, &rec, &plain, &why, &kind);
+
+	if (r < 0) {
+		set_unknown(info, r);
+		return;
+	}
+	if (kind == CONTENT_RECORD) {
+		info->record = rec;
+		info->has_record = 1;
+		if (place_err == -PIDLOCK_EOWNER)
+			place_err = pidlock__check_place(dirfd, dir, st, &rec, info);
+	}
+	if (place_err < 0)
+		return; /* UNSAFE, with its reason; the record is still shown */
+	if (why) {
+		info->state = PIDLOCK_STATE_CORRUPT;
+		snprintf(info->reason, sizeof(info->reason), "%s", why);
+	}
+	if (held(info)) {
+		pidlock__judge_unlocked(kind, &rec, plain, st, info);
+		pidlock__judge_locked(info);
+	} else {
+		pidlock__judge_unlocked(kind, &rec, plain, st, info);
+	}
+}
+
+PIDLOCK_PUBLIC
+int pidlock_inspectat(int dirfd, const char *name,
+		      const struct pidlock_snapshot *snap,
+		      struct pidlock_info *info)
+{
+	struct stat st, dir;
+	int fd, place_err;
+
+	if (!name || !info)
+		return -EINVAL;
+	pidlock__info_reset(info);
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		set_unknown(info, -errno);
+		return 0;
+	}
+	pidlock__info_from_stat(info, &st);
+	if (fstat(dirfd, &dir) < 0)
+		dir.st_mode = 0;
+	place_err = pidlock__check_place(dirfd, &dir, &st, NULL, info);
+	if (!S_ISREG(st.st_mode))
+		return 0; /* never opened: no FIFO hang, no device side effect */
+	info->netfs = pidlock__is_netfs(dirfd);
+	pidlock__kernel_holders(snap, st.st_dev, st.st_ino, info);
+	fd = inspect_open(dirfd, name, &st, info);
+	if (fd < 0)
+		return 0;
+	judge_content(fd, &st, place_err, info, dirfd, &dir);
+	close(fd);
+	return 0;
+}
+
+PIDLOCK_PUBLIC
+int pidlock_inspect(const char *path, const struct pidlock_snapshot *snap,
+		    struct pidlock_info *info)
+{
+	char *dir, *base;
+	int dirfd, r;
+	struct stat dst;
+
+	if (!path || !info)
+		return -EINVAL;
+	r = pidlock__split_path(path, &dir, &base);
+	if (r < 0)
+		return r;
+	r = pidlock__open_dir(dir, &dirfd, &dst);
+	if (r == 0) {
+		r = pidlock_inspectat(dirfd, base, snap, info);
+		close(dirfd);
+	}
+	free(dir);
+	free(base);
+	return r;
+}
+
+PIDLOCK_PUBLIC
+const char *pidlock_state_name(enum pidlock_state state)
+{
+	static const char *const names[] = {
+		[PIDLOCK_STATE_NONE] = "none",
+		[PIDLOCK_STATE_FREE] = "free",
+		[PIDLOCK_STATE_LIVE] = "live",
+		[PIDLOCK_STATE_LIVE_INHERITED] = "live-inherited",
+		[PIDLOCK_STATE_STALE] = "stale",
+		[PIDLOCK_STATE_REUSED] = "reused",
+		[PIDLOCK_STATE_FOREIGN] = "foreign",
+		[PIDLOCK_STATE_REMOTE] = "remote",
+		[PIDLOCK_STATE_CORRUPT] = "corrupt",
+		[PIDLOCK_STATE_UNSAFE] = "unsafe",
+		[PIDLOCK_STATE_UNKNOWN] = "unknown",
+	};
+
+	return (unsigned)state < sizeof(names) / sizeof(names[0]) ? names[state]
+								    : "?";
+}
+
+PIDLOCK_PUBLIC
+const char *pidlock_type_name(enum pidlock_type type)
+{
+	switch (type) {
+	case PIDLOCK_TYPE_PIDLOCK: return "pidlock";
+	case PIDLOCK_TYPE_PLAIN: return "plain";
+	case PIDLOCK_TYPE_FLOCK: return "flock";
+	default: return "-";
+	}
+}

@@ -1,0 +1,276 @@
+/*
+ * Judging a lock file: is its holder alive, and may we touch it at all?
+ *
+ * The kernel lock is the truth for pidlock records: an unlocked record is
+ * stale whatever its PID says, and the PID only explains why.  A plain
+ * pidfile has no lock to ask, so it is stale only on proof of death.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static void set_state(struct pidlock_info *info, enum pidlock_state state,
+		      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void set_state(struct pidlock_info *info, enum pidlock_state state,
+		      const char *fmt, ...)
+{
+	va_list ap;
+
+	info->state = state;
+	va_start(ap, fmt);
+	vsnprintf(info->reason, sizeof(info->reason), fmt, ap);
+	va_end(ap);
+}
+
+void pidlock__info_reset(struct pidlock_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->state = PIDLOCK_STATE_NONE;
+}
+
+void pidlock__info_from_stat(struct pidlock_info *info, const struct stat *st)
+{
+	info->dev = st->st_dev;
+	info->ino = st->st_ino;
+	info->file_uid = st->st_uid;
+	info->file_mode = st->st_mode;
+	info->size = st->st_size;
+	info->mtime = st->st_mtim.tv_sec;
+}
+
+/* The same boot id means the same running kernel, whatever the host name. */
+static bool record_is_remote(const struct pidlock_record *rec,
+			     const struct pidlock__self *self)
+{
+	return strcmp(rec->boot_id, self->boot_id) != 0 &&
+	       strcmp(rec->host, self->host) != 0;
+}
+
+static void judge_record(const struct pidlock_record *rec,
+			 struct pidlock_info *info)
+{
+	struct pidlock__self self;
+	struct pidlock__proc proc;
+
+	if (pidlock__self_info(&self) < 0) {
+		set_state(info, PIDLOCK_STATE_STALE, "not locked");
+		return;
+	}
+	if (record_is_remote(rec, &self))
+		set_state(info, PIDLOCK_STATE_REMOTE, "record of host %s",
+			  rec->host);
+	else if (strcmp(rec->boot_id, self.boot_id) != 0)
+		set_state(info, PIDLOCK_STATE_STALE, "written before the last boot");
+	else if (rec->pidns != self.pidns)
+		set_state(info, PIDLOCK_STATE_STALE,
+			  "not locked (holder was in another PID namespace)");
+	else if (!pidlock__pid_valid(rec->pid))
+		set_state(info, PIDLOCK_STATE_CORRUPT, "PID %d above pid_max",
+			  (int)rec->pid);
+	else if (pidlock__proc_read(rec->pid, &proc) < 0 || !proc.exists)
+		set_state(info, PIDLOCK_STATE_STALE, "holder %d is dead",
+			  (int)rec->pid);
+	else if (proc.zombie)
+		set_state(info, PIDLOCK_STATE_STALE, "holder %d is a zombie",
+			  (int)rec->pid);
+	else if (proc.start_known && proc.start_time != rec->start_time)
+		set_state(info, PIDLOCK_STATE_REUSED,
+			  "PID %d now belongs to another process", (int)rec->pid);
+	else
+		set_state(info, PIDLOCK_STATE_STALE,
+			  "not locked (process %d did not keep the lock)",
+			  (int)rec->pid);
+}
+
+/* Wall-clock start of a process, from its start in ticks after boot. */
+static int64_t started_at(const struct pidlock__proc *proc,
+			  const struct pidlock__self *self)
+{
+	if (!proc->start_known || !self->boot_time || self->clock_ticks <= 0)
+		return 0;
+	return self->boot_time + (int64_t)(proc->start_time /
+					   (uint64_t)self->clock_ticks);
+}
+
+/*
+ * btime and mtime come from different clocks (btime is derived from
+ * uptime and drifts with NTP); allow this much slack before calling a
+ * process "started after the file was written".
+ */
+#define CLOCK_SLACK 2
+
+static void judge_plain(pid_t pid, const struct stat *st,
+			struct pidlock_info *info)
+{
+	struct pidlock__self self;
+	struct pidlock__proc proc;
+	int64_t mtime = st->st_mtim.tv_sec, started;
+
+	if (!pidlock__pid_valid(pid)) {
+		set_state(info, PIDLOCK_STATE_CORRUPT, "PID %d above pid_max",
+			  (int)pid);
+		return;
+	}
+	if (pidlock__self_info(&self) < 0)
+		memset(&self, 0, sizeof(self));
+	if (self.boot_time && mtime + CLOCK_SLACK < self.boot_time) {
+		set_state(info, PIDLOCK_STATE_STALE, "written before the last boot");
+		return;
+	}
+	if (pidlock__proc_read(pid, &proc) < 0 || !proc.exists) {
+		set_state(info, PIDLOCK_STATE_STALE, "no process %d", (int)pid);
+		return;
+	}
+	if (proc.zombie) {
+		set_state(info, PIDLOCK_STATE_STALE, "process %d is a zombie",
+			  (int)pid);
+		return;
+	}
+	started = started_at(&proc, &self);
+	if (started && started > mtime + CLOCK_SLACK)
+		set_state(info, PIDLOCK_STATE_REUSED,
+			  "process %d started after the file was written",
+			  (int)pid);
+	else
+		set_state(info, PIDLOCK_STATE_FOREIGN, "process %d is alive",
+			  (int)pid);
+}
+
+void pidlock__judge_unlocked(enum pidlock__content content,
+			     const struct pidlock_record *rec, pid_t plain_pid,
+			     const struct stat *st, struct pidlock_info *info)
+{
+	switch (content) {
+	case CONTENT_EMPTY:
+		info->type = PIDLOCK_TYPE_FLOCK;
+		set_state(info, PIDLOCK_STATE_FREE, "empty, not locked");
+		break;
+	case CONTENT_OTHER:
+		info->type = PIDLOCK_TYPE_FLOCK;
+		set_state(info, PIDLOCK_STATE_FREE, "no PID in file, not locked");
+		break;
+	case CONTENT_RECORD:
+		info->type = PIDLOCK_TYPE_PIDLOCK;
+		judge_record(rec, info);
+		break;
+	case CONTENT_PIDFILE:
+		info->type = PIDLOCK_TYPE_PLAIN;
+		judge_plain(plain_pid, st, info);
+		break;
+	case CONTENT_RECORD_CORRUPT:
+	case CONTENT_PIDLIKE_BAD:
+		info->type = content == CONTENT_RECORD_CORRUPT
+				     ? PIDLOCK_TYPE_PIDLOCK : PIDLOCK_TYPE_PLAIN;
+		if (info->state != PIDLOCK_STATE_CORRUPT)
+			set_state(info, PIDLOCK_STATE_CORRUPT, "unreadable");
+		break;
+	}
+}
+
+/* Is the recorded process still the one that took the lock? */
+static bool record_pid_alive(const struct pidlock_record *rec)
+{
+	struct pidlock__self self;
+	struct pidlock__proc proc;
+
+	if (pidlock__self_info(&self) < 0 || record_is_remote(rec, &self) ||
+	    strcmp(rec->boot_id, self.boot_id) != 0 || rec->pidns != self.pidns)
+		return true; /* cannot check from here: trust the lock */
+	if (pidlock__proc_read(rec->pid, &proc) < 0 || !proc.exists ||
+	    proc.zombie)
+		return false;
+	return !proc.start_known || proc.start_time == rec->start_time;
+}
+
+void pidlock__judge_locked(struct pidlock_info *info)
+{
+	if (info->has_record && !record_pid_alive(&info->record))
+		set_state(info, PIDLOCK_STATE_LIVE_INHERITED,
+			  "PID %d is gone; the lock is held by its heirs",
+			  (int)info->record.pid);
+	else if (info->has_record)
+		set_state(info, PIDLOCK_STATE_LIVE, "held by PID %d",
+			  (int)info->record.pid);
+	else
+		set_state(info, PIDLOCK_STATE_LIVE, "locked");
+}
+
+static bool owner_trusted(const struct stat *st,
+			  const struct pidlock_record *rec)
+{
+	return st->st_uid == 0 || st->st_uid == geteuid() ||
+	       (rec && st->st_uid == rec->uid);
+}
+
+/*
+ * The checks of pidlock(5) "Hostile places".  Returns 0 or the refusal
+ * code; info->state becomes UNSAFE with the reason on refusal.
+ */
+int pidlock__check_place(int dirfd, const struct stat *dir,
+			 const struct stat *st, const struct pidlock_record *rec,
+			 struct pidlock_info *info)
+{
+	bool dir_open = dir && (dir->st_mode & S_IWOTH);
+	(void)dirfd;
+
+	if (S_ISLNK(st->st_mode))
+		return set_state(info, PIDLOCK_STATE_UNSAFE, "symbolic link"),
+		       -PIDLOCK_ESYMLINK;
+	if (S_ISDIR(st->st_mode))
+		return set_state(info, PIDLOCK_STATE_UNSAFE, "directory"),
+		       -PIDLOCK_EISDIR;
+	if (!S_ISREG(st->st_mode))
+		return set_state(info, PIDLOCK_STATE_UNSAFE, "%s",
+				 S_ISFIFO(st->st_mode)   ? "FIFO"
+				 : S_ISSOCK(st->st_mode) ? "socket"
+							 : "device node"),
+		       -PIDLOCK_ENOTREG;
+	if (st->st_nlink > 1)
+		return set_state(info, PIDLOCK_STATE_UNSAFE,
+				 "%lu hard links", (unsigned long)st->st_nlink),
+		       -PIDLOCK_EHARDLINK;
+	if (st->st_mode & S_IWOTH)
+		return set_state(info, PIDLOCK_STATE_UNSAFE, "world-writable"),
+		       -PIDLOCK_EWRITABLE;
+	if (dir_open && !(dir->st_mode & S_ISVTX))
+		return set_state(info, PIDLOCK_STATE_UNSAFE,
+				 "world-writable directory without sticky bit"),
+		       -PIDLOCK_EDIRUNSAFE;
+	if (dir_open && !owner_trusted(st, rec))
+		return set_state(info, PIDLOCK_STATE_UNSAFE,
+				 "owned by uid %u in a shared directory",
+				 (unsigned)st->st_uid),
+		       -PIDLOCK_EOWNER;
+	return 0;
+}
+
+bool pidlock__is_netfs(int fd)
+{
+	static const unsigned long magics[] = {
+		0x6969,     /* NFS */
+		0x517b,     /* SMB */
+		0xff534d42, /* CIFS */
+		0xfe534d42, /* SMB2 */
+		0x65735546, /* FUSE */
+		0x00c36400, /* Ceph */
+		0x5346414f, /* AFS */
+		0x01021997, /* 9P */
+		0x01161970, /* GFS2 */
+		0x7461636f, /* OCFS2 */
+		0x73757245, /* Coda */
+		0x0bd00bd0, /* Lustre */
+	};
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0)
+		return false;
+	for (size_t i = 0; i < sizeof(magics) / sizeof(magics[0]); i++)
+		if ((unsigned long)sfs.f_type == magics[i])
+			return true;
+	return false;
+}

@@ -1,0 +1,825 @@
+/*
+ * Taking, breaking, updating and releasing a lock: the protocol of
+ * pidlock(5).
+ *
+ * Invariant: whoever changes which inode the path names holds the lock of
+ * the inode it names at that moment (a creator's name did not exist).  So
+ * after every acquisition it is enough to check that our inode is still
+ * linked and still the one at the path; if not, someone who held it
+ * before us moved on, and we start again.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Each retry means someone else made progress; this bounds pathologies. */
+#define MAX_ATTEMPTS 1000
+#define RETRY 1
+#define TMP_PREFIX ".pidlock-tmp."
+
+struct pidlock {
+	char *path, *dir, *base;
+	int fd;            /* the locked descriptor, -1 when not held */
+	int dirfd;         /* the directory, while held */
+	int user_fd;       /* pidlock_new_fd(): the caller's descriptor */
+	dev_t dev;
+	ino_t ino;
+	mode_t mode;
+	unsigned flags;    /* of the current acquisition */
+	bool keep;         /* release truncates instead of unlinking */
+	bool has_record;   /* we wrote a record into the file */
+	bool recovered;
+	bool netfs;
+	pid_t record_pid;  /* line 1, 0: ourselves */
+	char comm[256];
+	char message[1024];
+	struct pidlock_info holder;
+};
+
+static int handle_alloc(struct pidlock **lockp)
+{
+	struct pidlock *lock = calloc(1, sizeof(*lock));
+
+	if (!lock)
+		return -ENOMEM;
+	lock->fd = lock->dirfd = lock->user_fd = -1;
+	lock->mode = 0644;
+	pidlock__info_reset(&lock->holder);
+	*lockp = lock;
+	return 0;
+}
+
+PIDLOCK_PUBLIC
+int pidlock_new(struct pidlock **lockp, const char *path)
+{
+	struct pidlock *lock;
+	int r;
+
+	if (!lockp || !path)
+		return -EINVAL;
+	r = handle_alloc(&lock);
+	if (r < 0)
+		return r;
+	r = pidlock__split_path(path, &lock->dir, &lock->base);
+	if (r == 0 && !(lock->path = strdup(path)))
+		r = -ENOMEM;
+	if (r < 0) {
+		pidlock_free(lock);
+		return r;
+	}
+	*lockp = lock;
+	return 0;
+}
+
+PIDLOCK_PUBLIC
+int pidlock_new_name(struct pidlock **lockp, const char *name)
+{
+	char path[PATH_MAX];
+	int r = pidlock_name_path(name, path, sizeof(path));
+
+	return r < 0 ? r : pidlock_new(lockp, path);
+}
+
+PIDLOCK_PUBLIC
+int pidlock_new_fd(struct pidlock **lockp, int fd)
+{
+	struct pidlock *lock;
+	char path[32];
+	int r;
+
+	if (!lockp || fd < 0 || fcntl(fd, F_GETFD) < 0)
+		return -EBADF;
+	r = handle_alloc(&lock);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	lock->user_fd = fd;
+	lock->keep = true;
+	if (!(lock->path = strdup(path))) {
+		pidlock_free(lock);
+		return -ENOMEM;
+	}
+	*lockp = lock;
+	return 0;
+}
+
+PIDLOCK_PUBLIC
+void pidlock_free(struct pidlock *lock)
+{
+	if (!lock)
+		return;
+	pidlock_release(lock);
+	free(lock->path);
+	free(lock->dir);
+	free(lock->base);
+	free(lock);
+}
+
+static int set_text(char *dst, size_t size, const char *text, bool empty_ok)
+{
+	size_t len;
+
+	if (!text)
+		return -EINVAL;
+	len = strnlen(text, size);
+	if (len >= size || (!empty_ok && len == 0))
+		return -E2BIG;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			return -EINVAL;
+	memcpy(dst, text, len + 1);
+	return 0;
+}
+
+PIDLOCK_PUBLIC
+int pidlock_set_message(struct pidlock *lock, const char *message)
+{
+	return set_text(lock->message, sizeof(lock->message), message, true);
+}
+
+PIDLOCK_PUBLIC
+int pidlock_set_command(struct pidlock *lock, const char *comm)
+{
+	return set_text(lock->comm, sizeof(lock->comm), comm, false);
+}
+
+PIDLOCK_PUBLIC
+int pidlock_set_mode(struct pidlock *lock, mode_t mode)
+{
+	if (mode & ~(mode_t)0777 || mode & S_IWOTH)
+		return -EINVAL;
+	lock->mode = mode;
+	return 0;
+}
+
+PIDLOCK_PUBLIC int pidlock_fd(const struct pidlock *lock) { return lock->fd; }
+PIDLOCK_PUBLIC const char *pidlock_path(const struct pidlock *lock) { return lock->path; }
+PIDLOCK_PUBLIC int pidlock_recovered(const struct pidlock *lock) { return lock->recovered; }
+PIDLOCK_PUBLIC int pidlock_netfs(const struct pidlock *lock) { return lock->netfs; }
+
+PIDLOCK_PUBLIC
+const struct pidlock_info *pidlock_holder(const struct pidlock *lock)
+{
+	return &lock->holder;
+}
+
+/* --- the record --------------------------------------------------------- */
+
+static int build_record(const struct pidlock *lock, struct pidlock_record *rec)
+{
+	struct pidlock__self self;
+	pid_t pid = lock->record_pid ? lock->record_pid : getpid();
+	char comm[256] = "";
+	int r;
+
+	memset(rec, 0, sizeof(*rec));
+	r = pidlock__self_info(&self);
+	if (r < 0)
+		return r;
+	rec->pid = pid;
+	rec->holder = getpid();
+	rec->version = 1;
+	strlcpy(rec->boot_id, self.boot_id, sizeof(rec->boot_id));
+	strlcpy(rec->host, self.host, sizeof(rec->host));
+	r = pidlock__proc_identity(pid, &rec->start_time, &rec->pidns, &rec->uid,
+				   comm, sizeof(comm));
+	if (r < 0)
+		return r;
+	rec->time = time(NULL);
+	if (lock->comm[0])
+		strlcpy(rec->comm, lock->comm, sizeof(rec->comm));
+	else if (pid == getpid())
+		strlcpy(rec->comm, getprogname(), sizeof(rec->comm));
+	else
+		strlcpy(rec->comm, comm, sizeof(rec->comm));
+	for (char *c = rec->comm; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	if (!rec->comm[0])
+		strlcpy(rec->comm, "?", sizeof(rec->comm));
+	strlcpy(rec->message, lock->message, sizeof(rec->message));
+	rec->keep = lock->keep;
+	return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = pwrite(fd, buf + off, len - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENOSPC;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Rewrites the record in place: new bytes first, then the tail cut.  A
+ * reader in between sees a bad sum or trailing bytes and reads again.
+ */
+static int write_record_in_place(struct pidlock *lock)
+{
+	char buf[PIDLOCK_RECORD_MAX + 1];
+	struct pidlock_record rec;
+	int len, r;
+
+	r = build_record(lock, &rec);
+	if (r < 0)
+		return r;
+	len = pidlock__record_format(&rec, buf, sizeof(buf));
+	if (len < 0)
+		return len;
+	r = write_all(lock->fd, buf, (size_t)len);
+	if (r == 0 && ftruncate(lock->fd, len) < 0)
+		r = -errno;
+	if (r < 0)
+		return r;
+	lock->has_record = true;
+	return 0;
+}
+
+/* --- creating an inode that appears complete and locked ----------------- */
+
+static int random_name(char *buf, size_t size)
+{
+	uint64_t rnd;
+
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)clock();
+	snprintf(buf, size, TMP_PREFIX "%016llx", (unsigned long long)rnd);
+	return 0;
+}
+
+/* Fills a freshly created, unpublished inode: mode, lock, content. */
+static int prepare_fd(struct pidlock *lock, int fd, int op, bool with_record)
+{
+	char buf[PIDLOCK_RECORD_MAX + 1];
+	struct pidlock_record rec;
+	int len, r;
+
+	if (fchmod(fd, lock->mode) < 0 || flock(fd, op | LOCK_NB) < 0)
+		return -errno;
+	if (!with_record)
+		return 0;
+	r = build_record(lock, &rec);
+	if (r < 0)
+		return r;
+	len = pidlock__record_format(&rec, buf, sizeof(buf));
+	if (len < 0)
+		return len;
+	return write_all(fd, buf, (size_t)len);
+}
+
+/*
+ * An unnamed inode in the lock's directory (O_TMPFILE), or a named
+ * temporary file where the filesystem has no O_TMPFILE; *tmp says which.
+ */
+static int create_inode(struct pidlock *lock, int dirfd, char *tmp,
+			size_t tmpsize)
+{
+	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	tmp[0] = '\0';
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
+			errno != EINVAL))
+		return fd < 0 ? -errno : fd;
+	for (int i = 0; i < 16; i++) {
+		random_name(tmp, tmpsize);
+		fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW |
+					       O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd < 0 ? -errno : fd;
+	}
+	(void)lock;
+	return -EEXIST;
+}
+
+static int prepare_inode(struct pidlock *lock, int dirfd, int op,
+			 bool with_record, char *tmp, size_t tmpsize)
+{
+	int fd = create_inode(lock, dirfd, tmp, tmpsize);
+	int r;
+
+	if (fd < 0)
+		return fd;
+	r = prepare_fd(lock, fd, op, with_record);
+	if (r < 0) {
+		if (tmp[0])
+			unlinkat(dirfd, tmp, 0);
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Gives an unnamed inode a name; never replaces an existing one. */
+static int link_fd(int fd, int dirfd, const char *name)
+{
+	char proc[32];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != ENOENT || access("/proc/self/fd", F_OK) == 0)
+		return -errno;
+	/* No /proc: this needs CAP_DAC_READ_SEARCH. */
+	return linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0 ? 0 : -errno;
+}
+
+/* Moves a named temporary file to name; never replaces an existing one. */
+static int rename_noreplace(int dirfd, const char *tmp, const char *name)
+{
+	if (renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* NFS and friends: link fails if name exists; then drop tmp. */
+	if (linkat(dirfd, tmp, dirfd, name, 0) < 0)
+		return -errno;
+	unlinkat(dirfd, tmp, 0);
+	return 0;
+}
+
+static int publish(int fd, int dirfd, const char *tmp, const char *name)
+{
+	return tmp[0] ? rename_noreplace(dirfd, tmp, name)
+		      : link_fd(fd, dirfd, name);
+}
+
+static void hold(struct pidlock *lock, int fd)
+{
+	struct stat st;
+
+	lock->fd = fd;
+	if (fstat(fd, &st) == 0) {
+		lock->dev = st.st_dev;
+		lock->ino = st.st_ino;
+	}
+	pidlock__held_add(lock->dev, lock->ino, lock);
+}
+
+static int lock_op(unsigned flags)
+{
+	return flags & PIDLOCK_SHARED ? LOCK_SH : LOCK_EX;
+}
+
+static bool wants_record(const struct pidlock *lock)
+{
+	return !(lock->flags & (PIDLOCK_SHARED | PIDLOCK_NO_RECORD));
+}
+
+/* The name does not exist: create it, complete and locked, or lose. */
+static int create_new(struct pidlock *lock, int dirfd)
+{
+	char tmp[64];
+	int fd, r;
+
+	lock->keep = !wants_record(lock) || (lock->flags & PIDLOCK_KEEP);
+	fd = prepare_inode(lock, dirfd, lock_op(lock->flags), wants_record(lock),
+			   tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	r = publish(fd, dirfd, tmp, lock->base);
+	if (r < 0) {
+		if (tmp[0])
+			unlinkat(dirfd, tmp, 0);
+		close(fd);
+		return r == -EEXIST ? RETRY : r;
+	}
+	lock->has_record = wants_record(lock);
+	hold(lock, fd);
+	return 0;
+}
+
+/* --- contention --------------------------------------------------------- */
+
+static bool same_inode(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Does the path still name the inode we hold, and is it still linked? */
+static int verify(int dirfd, const char *base, int fd)
+{
+	struct stat mine, named;
+
+	if (fstat(fd, &mine) < 0)
+		return -errno;
+	if (mine.st_nlink == 0)
+		return RETRY;
+	if (fstatat(dirfd, base, &named, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? RETRY : -errno;
+	return same_inode(&mine, &named) ? 0 : RETRY;
+}
+
+struct content {
+	enum pidlock__content kind;
+	struct pidlock_record rec;
+	pid_t plain_pid;
+	const char *why;
+};
+
+static int read_content(int fd, struct content *c)
+{
+	char buf[PIDLOCK_RECORD_MAX + 1];
+	ssize_t n;
+
+	do
+		n = pread(fd, buf, sizeof(buf), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	c->kind = pidlock__classify(buf, (size_t)n, &c->rec, &c->plain_pid,
+				    &c->why);
+	return 0;
+}
+
+/* Describes the holder in lock->holder from what the file says. */
+static void describe(struct pidlock *lock, const struct content *c,
+		     const struct stat *st, bool locked)
+{
+	struct pidlock_info *info = &lock->holder;
+
+	pidlock__info_reset(info);
+	pidlock__info_from_stat(info, st);
+	info->netfs = lock->netfs;
+	if (c->why)
+		snprintf(info->reason, sizeof(info->reason), "%s", c->why);
+	if (c->kind == CONTENT_RECORD) {
+		info->record = c->rec;
+		info->has_record = 1;
+	}
+	if (c->kind == CONTENT_RECORD_CORRUPT || c->kind == CONTENT_PIDLIKE_BAD)
+		info->state = PIDLOCK_STATE_CORRUPT;
+	pidlock__judge_unlocked(c->kind, &c->rec, c->plain_pid, st, info);
+	if (locked) {
+		pidlock__kernel_holders(NULL, st->st_dev, st->st_ino, info);
+		pidlock__judge_locked(info);
+	}
+}
+
+static int open_existing(int dirfd, const char *base, const struct stat *st,
+			 int *fdp)
+{
+	const int common = O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	struct stat opened;
+	int fd = openat(dirfd, base, O_RDWR | common);
+
+	/* A lock needs no write access; the record then stays as it is. */
+	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
+		fd = openat(dirfd, base, O_RDONLY | common);
+	if (fd < 0)
+		return errno == ENOENT ? RETRY : -errno;
+	if (fstat(fd, &opened) < 0 || !same_inode(&opened, st)) {
+		close(fd);
+		return RETRY; /* swapped between stat and open */
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* Waits until the holder lets go (or the deadline passes). */
+static int wait_for_lock(struct pidlock *lock, int fd, const struct stat *st,
+			 int timeout_ms, const struct timespec *deadline)
+{
+	int r = pidlock__deadlock_check(st->st_dev, st->st_ino);
+
+	if (r < 0)
+		return r;
+	if (timeout_ms == 0)
+		return -EWOULDBLOCK;
+	return pidlock__flock_wait(fd, lock_op(lock->flags), deadline);
+}
+
+/*
+ * Replaces the stale file that fd (locked by us) holds with a fresh,
+ * locked, complete inode: link it under a temporary name, re-check that
+ * the path still names the old inode, and rename over it.
+ */
+static int break_stale(struct pidlock *lock, int dirfd, int oldfd)
+{
+	char tmp[64];
+	struct stat old;
+	int fd, r;
+
+	lock->keep = false;
+	fd = prepare_inode(lock, dirfd, LOCK_EX, true, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	for (int i = 0; !tmp[0] && i < 16; i++) {
+		random_name(tmp, sizeof(tmp));
+		r = link_fd(fd, dirfd, tmp);
+		if (r != -EEXIST)
+			break;
+		tmp[0] = '\0';
+	}
+	if (!tmp[0])
+		r = r < 0 ? r : -EEXIST;
+	else if (fstat(oldfd, &old) < 0)
+		r = -errno;
+	else if ((r = verify(dirfd, lock->base, oldfd)) == 0 &&
+		 renameat(dirfd, tmp, dirfd, lock->base) < 0)
+		r = -errno;
+	if (r != 0) {
+		if (tmp[0])
+			unlinkat(dirfd, tmp, 0);
+		close(fd);
+		return r;
+	}
+	close(oldfd); /* waiters on the old inode wake, verify, and retry */
+	lock->has_record = true;
+	lock->recovered = true;
+	hold(lock, fd);
+	return 0;
+}
+
+/* Keeps the file: lock in place, and write a record only over nothing. */
+static int take_in_place(struct pidlock *lock, int fd, bool write_record)
+{
+	int r;
+
+	lock->keep = true;
+	lock->fd = fd;
+	if (write_record && wants_record(lock) &&
+	    (fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDONLY) {
+		r = write_record_in_place(lock);
+		if (r < 0) {
+			/* No half-written record: leave the file as we found it,
+			 * empty (or, if even that fails, corrupt: stale to the
+			 * next acquirer, since nobody holds it). */
+			if (ftruncate(fd, 0) < 0)
+				r = r == 0 ? -errno : r;
+			lock->fd = -1;
+			close(fd);
+			return r;
+		}
+	}
+	hold(lock, fd);
+	return 0;
+}
+
+/*
+ * We hold the lock on an existing file: decide from its content what it
+ * is and make it ours (pidlock(5) "Acquire", step 4).
+ */
+static int take_existing(struct pidlock *lock, int dirfd, int fd,
+			 const struct stat *st, const struct timespec *deadline,
+			 int timeout_ms)
+{
+	struct content c;
+	int r = read_content(fd, &c);
+
+	if (r < 0)
+		return r;
+	if (lock->flags & PIDLOCK_SHARED)
+		return take_in_place(lock, fd, false);
+	switch (c.kind) {
+	case CONTENT_EMPTY:
+		return take_in_place(lock, fd, true);
+	case CONTENT_OTHER:
+	case CONTENT_PIDLIKE_BAD:
+		return take_in_place(lock, fd, false);
+	case CONTENT_PIDFILE:
+		describe(lock, &c, st, false);
+		if (lock->holder.state == PIDLOCK_STATE_CORRUPT)
+			return take_in_place(lock, fd, false);
+		if (lock->holder.state == PIDLOCK_STATE_FOREIGN) {
+			close(fd);
+			if (timeout_ms == 0)
+				return -EWOULDBLOCK;
+			r = pidlock__pid_wait(c.plain_pid, 0, deadline);
+			return r < 0 ? r : RETRY;
+		}
+		break;
+	case CONTENT_RECORD:
+	case CONTENT_RECORD_CORRUPT:
+		describe(lock, &c, st, false);
+		if (lock->holder.state == PIDLOCK_STATE_REMOTE &&
+		    !(lock->flags & PIDLOCK_BREAK_REMOTE)) {
+			close(fd);
+			return -EWOULDBLOCK;
+		}
+		if (c.kind == CONTENT_RECORD && c.rec.keep) {
+			lock->recovered = true;
+			return take_in_place(lock, fd, true);
+		}
+		break;
+	}
+	if (lock->flags & PIDLOCK_KEEP) {
+		lock->recovered = true;
+		return take_in_place(lock, fd, true);
+	}
+	r = break_stale(lock, dirfd, fd);
+	if (r != 0)
+		close(fd);
+	return r;
+}
+
+/* One round of the acquisition loop: 0, RETRY, or a negative errno. */
+static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
+		       int timeout_ms, const struct timespec *deadline)
+{
+	struct content c = { 0 };
+	struct stat st;
+	int fd = -1, r;
+
+	if (fstatat(dirfd, lock->base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? create_new(lock, dirfd) : -errno;
+	r = pidlock__check_place(dirfd, dir, &st, NULL, &lock->holder);
+	if (r < 0 && r != -PIDLOCK_EOWNER)
+		return r;
+	r = open_existing(dirfd, lock->base, &st, &fd);
+	if (r != 0)
+		return r;
+	if (read_content(fd, &c) == 0 &&
+	    (r = pidlock__check_place(dirfd, dir, &st,
+				      c.kind == CONTENT_RECORD ? &c.rec : NULL,
+				      &lock->holder)) < 0) {
+		close(fd);
+		return r;
+	}
+	if (flock(fd, lock_op(lock->flags) | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
+		describe(lock, &c, &st, true);
+		r = wait_for_lock(lock, fd, &st, timeout_ms, deadline);
+		if (r < 0) {
+			close(fd);
+			return r;
+		}
+	}
+	r = verify(dirfd, lock->base, fd);
+	if (r != 0) {
+		close(fd);
+		return r;
+	}
+	return take_existing(lock, dirfd, fd, &st, deadline, timeout_ms);
+}
+
+static struct timespec deadline_after(int timeout_ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += timeout_ms / 1000;
+	t.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
+
+static int acquire_fd(struct pidlock *lock, int timeout_ms,
+		      const struct timespec *deadline)
+{
+	int op = lock_op(lock->flags);
+	struct stat st;
+
+	if (fstat(lock->user_fd, &st) < 0)
+		return -errno;
+	if (flock(lock->user_fd, op | LOCK_NB) < 0) {
+		int r;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		pidlock__info_reset(&lock->holder);
+		pidlock__info_from_stat(&lock->holder, &st);
+		pidlock__kernel_holders(NULL, st.st_dev, st.st_ino, &lock->holder);
+		pidlock__judge_locked(&lock->holder);
+		r = wait_for_lock(lock, lock->user_fd, &st, timeout_ms, deadline);
+		if (r < 0)
+			return r;
+	}
+	lock->fd = lock->user_fd;
+	lock->dev = st.st_dev;
+	lock->ino = st.st_ino;
+	pidlock__held_add(st.st_dev, st.st_ino, lock);
+	return 0;
+}
+
+PIDLOCK_PUBLIC
+int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
+{
+	struct timespec until = { 0, 0 };
+	const struct timespec *deadline = NULL;
+	struct stat dir;
+	int dirfd, r = RETRY;
+
+	if (!lock || timeout_ms < PIDLOCK_WAIT_FOREVER ||
+	    flags & ~(PIDLOCK_SHARED | PIDLOCK_KEEP | PIDLOCK_BREAK_REMOTE |
+		      PIDLOCK_NO_RECORD))
+		return -EINVAL;
+	if (lock->fd >= 0)
+		return -EALREADY;
+	pidlock__info_reset(&lock->holder);
+	lock->flags = flags;
+	lock->recovered = lock->has_record = false;
+	if (timeout_ms > 0) {
+		until = deadline_after(timeout_ms);
+		deadline = &until;
+	}
+	if (lock->user_fd >= 0)
+		return acquire_fd(lock, timeout_ms, deadline);
+	r = pidlock__open_dir(lock->dir, &dirfd, &dir);
+	if (r < 0)
+		return r;
+	lock->netfs = pidlock__is_netfs(dirfd);
+	if ((dir.st_mode & S_IWOTH) && !(dir.st_mode & S_ISVTX)) {
+		close(dirfd);
+		return -PIDLOCK_EDIRUNSAFE;
+	}
+	for (int i = 0; i < MAX_ATTEMPTS && r == RETRY; i++)
+		r = try_acquire(lock, dirfd, &dir, timeout_ms, deadline);
+	if (r != 0) {
+		close(dirfd);
+		return r == RETRY ? -EBUSY : r;
+	}
+	lock->dirfd = dirfd;
+	if (!lock->recovered && lock->holder.state != PIDLOCK_STATE_LIVE &&
+	    lock->holder.state != PIDLOCK_STATE_LIVE_INHERITED)
+		pidlock__info_reset(&lock->holder);
+	return 0;
+}
+
+PIDLOCK_PUBLIC
+int pidlock_release(struct pidlock *lock)
+{
+	int r = 0;
+
+	if (!lock || lock->fd < 0)
+		return 0;
+	pidlock__held_remove(lock);
+	if (lock->user_fd >= 0) {
+		flock(lock->fd, LOCK_UN);
+		lock->fd = -1;
+		return 0;
+	}
+	if (lock->keep) {
+		if (lock->has_record && ftruncate(lock->fd, 0) < 0)
+			r = -errno;
+	} else {
+		/* Unlink while still holding the lock, and only our own inode. */
+		r = verify(lock->dirfd, lock->base, lock->fd);
+		if (r == RETRY)
+			r = -PIDLOCK_ENOTOURS;
+		else if (r == 0 && unlinkat(lock->dirfd, lock->base, 0) < 0)
+			r = -errno;
+	}
+	close(lock->fd);
+	close(lock->dirfd);
+	lock->fd = lock->dirfd = -1;
+	lock->has_record = false;
+	return r;
+}
+
+PIDLOCK_PUBLIC
+int pidlock_update(struct pidlock *lock, pid_t pid)
+{
+	if (!lock || pid < 0 || (pid > 0 && !pidlock__pid_valid(pid)))
+		return -EINVAL;
+	if (lock->fd < 0)
+		return -ENOLCK;
+	if (!wants_record(lock) || lock->user_fd >= 0)
+		return -EINVAL;
+	lock->record_pid = pid;
+	return write_record_in_place(lock);
+}
+
+PIDLOCK_PUBLIC
+int pidlock_critical_section(const char *path, unsigned flags, int timeout_ms,
+			     int (*fn)(void *arg), void *arg, int *result)
+{
+	struct pidlock *lock;
+	int r;
+
+	if (!fn)
+		return -EINVAL;
+	r = pidlock_new(&lock, path);
+	if (r < 0)
+		return r;
+	r = pidlock_acquire(lock, flags, timeout_ms);
+	if (r == 0) {
+		int fr = fn(arg);
+		if (result)
+			*result = fr;
+		r = pidlock_release(lock);
+	}
+	pidlock_free(lock);
+	return r;
+}

@@ -1,0 +1,283 @@
+/*
+ * libpidlock - pidfiles that are locks, and locks that say who holds them.
+ *
+ * A pidlock is a file whose flock(2) lock is the truth and whose content,
+ * the record, says who holds it.  Line 1 of the record is the holder's
+ * PID, so every tool that reads pidfiles keeps working.  The file appears
+ * complete and already locked, or not at all; a stale file (its holder
+ * died, the PID was reused, the machine rebooted) is replaced atomically;
+ * inspection never takes the lock.  The protocol is described in
+ * pidlock(5), the API in pidlock(3).
+ *
+ * Conventions: every function that can fail returns 0 or a negative errno
+ * value.  Two results are not failures and have their own codes:
+ *   -EWOULDBLOCK  the lock is held by someone else (see pidlock_holder())
+ *   -ETIMEDOUT    the wait ran out; nothing is held
+ * Refusals of hostile places have distinct codes, listed in pidlock(3)
+ * and described by pidlock_strerror().  The library never prints, never
+ * exits, opens every descriptor O_CLOEXEC and leaves no signal handler
+ * behind.
+ */
+#ifndef PIDLOCK_H
+#define PIDLOCK_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PIDLOCK_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define PIDLOCK_MUST_CHECK
+#endif
+
+/* A record is at most this many bytes; readers never read more. */
+#define PIDLOCK_RECORD_MAX 4096
+/* A lock name is at most this long (it gets a ".lock" suffix). */
+#define PIDLOCK_NAME_MAX 250
+
+/* Flags for pidlock_acquire(). */
+#define PIDLOCK_SHARED       0x01u /* LOCK_SH: no record, never unlink */
+#define PIDLOCK_KEEP         0x02u /* keep the file: truncate, never unlink */
+#define PIDLOCK_BREAK_REMOTE 0x04u /* records of other hosts may be broken */
+#define PIDLOCK_NO_RECORD    0x08u /* write no record (flock(1) lock file) */
+
+/* Timeouts for pidlock_acquire(), in milliseconds. */
+#define PIDLOCK_WAIT_FOREVER (-1)
+#define PIDLOCK_NO_WAIT      0
+
+/* Refusals of hostile places, as negative values of these errno codes. */
+#define PIDLOCK_ESYMLINK   ELOOP       /* the path is a symbolic link */
+#define PIDLOCK_EISDIR     EISDIR      /* a directory where a file belongs */
+#define PIDLOCK_ENOTREG    EMEDIUMTYPE /* FIFO, socket or device */
+#define PIDLOCK_EHARDLINK  EMLINK      /* the file has other hard links */
+#define PIDLOCK_EWRITABLE  EPROTO      /* the file is world-writable */
+#define PIDLOCK_EDIRUNSAFE ENOTUNIQ    /* world-writable dir, no sticky bit */
+#define PIDLOCK_EOWNER     EPERM       /* untrusted owner in a sticky dir */
+#define PIDLOCK_ENOTOURS   ESTALE      /* release: the path is not ours */
+
+/*
+ * The record of a holder, as parsed from a lock file.  Strings are
+ * NUL-terminated and free of control characters.
+ */
+struct pidlock_record {
+	pid_t pid;                /* line 1: the process the lock is for */
+	pid_t holder;             /* the process that took the lock */
+	unsigned version;         /* record format version */
+	char boot_id[37];         /* /proc/sys/kernel/random/boot_id */
+	uint64_t start_time;      /* start of pid, clock ticks after boot */
+	uint64_t pidns;           /* inode of pid's PID namespace */
+	uid_t uid;                /* effective uid of pid */
+	char host[65];            /* host name */
+	int64_t time;             /* acquisition time, seconds since epoch */
+	char comm[256];           /* command name */
+	char message[1024];       /* user message, may be empty */
+	int keep;                 /* 1 when the file is kept on release */
+};
+
+/* What a lock file is, as judged by pidlock_inspect() or an acquirer. */
+enum pidlock_state {
+	PIDLOCK_STATE_NONE,           /* no file */
+	PIDLOCK_STATE_FREE,           /* kept lock file, nobody holds it */
+	PIDLOCK_STATE_LIVE,           /* locked; the record matches */
+	PIDLOCK_STATE_LIVE_INHERITED, /* locked, but the recorded PID is gone */
+	PIDLOCK_STATE_STALE,          /* unlocked; its holder is gone */
+	PIDLOCK_STATE_REUSED,         /* unlocked; its PID is someone else's */
+	PIDLOCK_STATE_FOREIGN,        /* plain pidfile, PID alive, plausible */
+	PIDLOCK_STATE_REMOTE,         /* record of another host, unlocked */
+	PIDLOCK_STATE_CORRUPT,        /* unreadable content */
+	PIDLOCK_STATE_UNSAFE,         /* symlink, FIFO, untrusted owner, ... */
+	PIDLOCK_STATE_UNKNOWN,        /* cannot be read */
+};
+
+/* What kind of content a lock file has. */
+enum pidlock_type {
+	PIDLOCK_TYPE_NONE,    /* no file, or not a regular file */
+	PIDLOCK_TYPE_PIDLOCK, /* a pidlock record */
+	PIDLOCK_TYPE_PLAIN,   /* a plain pidfile of another program */
+	PIDLOCK_TYPE_FLOCK,   /* empty or PID-less: a flock(1) lock file */
+};
+
+#define PIDLOCK_HOLDERS_MAX 16
+
+/* A process that holds (or waits for) the kernel lock on a file. */
+struct pidlock_kernel_holder {
+	pid_t pid;     /* 0 when the kernel does not say (OFD locks) */
+	uid_t uid;     /* owner of pid, (uid_t)-1 when unknown */
+	int exclusive; /* 1: write lock, 0: read (shared) lock */
+	int waiting;   /* 1: a blocked request, not a holder */
+	int flock;     /* 1: flock(2), 0: POSIX or OFD lock */
+};
+
+/* The state of a lock file and everything known about its holder. */
+struct pidlock_info {
+	enum pidlock_state state;
+	enum pidlock_type type;
+	char reason[160];          /* why the state: a short phrase */
+	int has_record;            /* record is valid */
+	struct pidlock_record record;
+	unsigned nholders;         /* entries in holders[] */
+	struct pidlock_kernel_holder holders[PIDLOCK_HOLDERS_MAX];
+	int netfs;                 /* on NFS, CIFS, FUSE or the like */
+	dev_t dev;                 /* of the file, when it exists */
+	ino_t ino;
+	uid_t file_uid;
+	mode_t file_mode;
+	off_t size;
+	int64_t mtime;             /* seconds since epoch */
+};
+
+struct pidlock;
+
+/*
+ * Create a handle for the lock file at path (absolute or relative).
+ * Nothing is opened until pidlock_acquire().
+ */
+PIDLOCK_MUST_CHECK
+int pidlock_new(struct pidlock **lockp, const char *path);
+
+/* Create a handle for the lock named name in the lock directory. */
+PIDLOCK_MUST_CHECK
+int pidlock_new_name(struct pidlock **lockp, const char *name);
+
+/*
+ * Create a handle that locks the open descriptor fd (flock(1)'s "flock 9"
+ * form).  The descriptor stays the caller's: it is never closed, no record
+ * is written and nothing is unlinked.
+ */
+PIDLOCK_MUST_CHECK
+int pidlock_new_fd(struct pidlock **lockp, int fd);
+
+/* Release the lock if held and free the handle.  NULL is allowed. */
+void pidlock_free(struct pidlock *lock);
+
+/*
+ * Resolve a lock name to its path: $PIDLOCK_DIR/NAME.lock, else
+ * /run/lock for root or $XDG_RUNTIME_DIR for others, else $TMPDIR or
+ * /tmp.  A name is 1..PIDLOCK_NAME_MAX bytes, has no '/', and is not
+ * "." or "..".  Returns -EINVAL for a bad name, -ENAMETOOLONG when buf
+ * is too small.
+ */
+PIDLOCK_MUST_CHECK
+int pidlock_name_path(const char *name, char *buf, size_t size);
+
+/* The lock directory, as used by pidlock_name_path(). */
+PIDLOCK_MUST_CHECK
+int pidlock_dir(char *buf, size_t size);
+
+/* Options, set before pidlock_acquire(). */
+PIDLOCK_MUST_CHECK
+int pidlock_set_message(struct pidlock *lock, const char *message);
+PIDLOCK_MUST_CHECK
+int pidlock_set_command(struct pidlock *lock, const char *comm);
+PIDLOCK_MUST_CHECK
+int pidlock_set_mode(struct pidlock *lock, mode_t mode);
+
+/*
+ * Take the lock.  timeout_ms is PIDLOCK_NO_WAIT, PIDLOCK_WAIT_FOREVER or
+ * a number of milliseconds; waiting sleeps in the kernel on the holder's
+ * lock.  Returns 0 when held, -EWOULDBLOCK when busy, -ETIMEDOUT when the
+ * wait ran out, -EDEADLK when this thread already holds the lock through
+ * another handle, or another negative errno value.
+ */
+PIDLOCK_MUST_CHECK
+int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms);
+
+/*
+ * Release the lock: unlink the file while still holding it (unless kept),
+ * then close.  Returns -ESTALE (PIDLOCK_ENOTOURS) when the path no longer
+ * names our file, which is then left alone; the lock is released anyway.
+ */
+int pidlock_release(struct pidlock *lock);
+
+/*
+ * Rewrite the record in place so that line 1 names pid (the lock holder
+ * is recorded separately), with the current message and command.  The
+ * inode does not change, so processes that inherited the descriptor keep
+ * holding the lock the path names.
+ */
+PIDLOCK_MUST_CHECK
+int pidlock_update(struct pidlock *lock, pid_t pid);
+
+/* The locked descriptor, or -1 when not held. */
+int pidlock_fd(const struct pidlock *lock);
+
+/* The path of the lock file (for a descriptor lock: "/proc/self/fd/N"). */
+const char *pidlock_path(const struct pidlock *lock);
+
+/* 1 when the last pidlock_acquire() broke a stale lock, else 0. */
+int pidlock_recovered(const struct pidlock *lock);
+
+/* 1 when the lock file is on a network or FUSE filesystem, else 0. */
+int pidlock_netfs(const struct pidlock *lock);
+
+/*
+ * What the last pidlock_acquire() found in the way: the live holder when
+ * it returned -EWOULDBLOCK or -ETIMEDOUT, the dead holder when it
+ * recovered a stale lock.  Never NULL; state is PIDLOCK_STATE_NONE when
+ * nothing was found.
+ */
+const struct pidlock_info *pidlock_holder(const struct pidlock *lock);
+
+/*
+ * Run fn(arg) while holding the lock at path and release it afterwards,
+ * whatever fn returns.  fn's return value is stored in *result.  Returns
+ * the error of acquiring or releasing, else 0.
+ */
+PIDLOCK_MUST_CHECK
+int pidlock_critical_section(const char *path, unsigned flags, int timeout_ms,
+			     int (*fn)(void *arg), void *arg, int *result);
+
+/*
+ * A snapshot of the kernel's file locks (one read of /proc/locks) that
+ * serves any number of pidlock_inspect() calls.
+ */
+struct pidlock_snapshot;
+
+PIDLOCK_MUST_CHECK
+int pidlock_snapshot_new(struct pidlock_snapshot **snapp);
+void pidlock_snapshot_free(struct pidlock_snapshot *snap);
+
+/*
+ * Judge the lock file at path without taking its lock, opening it only
+ * to read at most PIDLOCK_RECORD_MAX bytes (never following a symlink,
+ * never blocking on a FIFO).  snap may be NULL to take a fresh snapshot.
+ * Returns 0 with info filled in (whatever the state), or a negative errno
+ * value when info could not be produced at all.
+ */
+PIDLOCK_MUST_CHECK
+int pidlock_inspect(const char *path, const struct pidlock_snapshot *snap,
+		    struct pidlock_info *info);
+
+/* The same, for name in the directory open at dirfd. */
+PIDLOCK_MUST_CHECK
+int pidlock_inspectat(int dirfd, const char *name,
+		      const struct pidlock_snapshot *snap,
+		      struct pidlock_info *info);
+
+/* The lower-case name of a state ("live", "live-inherited", ...). */
+const char *pidlock_state_name(enum pidlock_state state);
+
+/* The name of a type ("pidlock", "plain", "flock", "-"). */
+const char *pidlock_type_name(enum pidlock_type type);
+
+/*
+ * Parse a record of len bytes.  Returns 0, or -EBADMSG for anything
+ * malformed: the reason is then in why (if not NULL).
+ */
+PIDLOCK_MUST_CHECK
+int pidlock_record_parse(const char *buf, size_t len,
+			 struct pidlock_record *rec, const char **why);
+
+/* A message for err (negative or positive), including pidlock's own. */
+const char *pidlock_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * Waiting: in the kernel on the holder's lock, with a deadline.
+ *
+ * flock(2) has no timeout.  A timed wait arms a POSIX timer that sends
+ * SIGRTMAX to this thread only (SIGEV_THREAD_ID) and keeps firing every
+ * millisecond after the deadline, so a signal that lands just before
+ * flock() sleeps cannot strand the waiter.  The no-op handler is installed
+ * while any timed wait is in progress and the previous disposition is
+ * restored by the last one out.  Waits without a deadline use no signal.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define WAIT_SIGNAL SIGRTMAX
+
+static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned waiters;
+static struct sigaction saved_action;
+
+static void wake_up(int sig)
+{
+	(void)sig; /* its only job is to make flock() return EINTR */
+}
+
+static void handler_get(void)
+{
+	pthread_mutex_lock(&wait_lock);
+	if (waiters++ == 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = wake_up; /* no SA_RESTART: flock must fail */
+		sigemptyset(&sa.sa_mask);
+		sigaction(WAIT_SIGNAL, &sa, &saved_action);
+	}
+	pthread_mutex_unlock(&wait_lock);
+}
+
+static void handler_put(void)
+{
+	pthread_mutex_lock(&wait_lock);
+	if (--waiters == 0)
+		sigaction(WAIT_SIGNAL, &saved_action, NULL);
+	pthread_mutex_unlock(&wait_lock);
+}
+
+static bool past(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+static int arm_timer(timer_t *timer, const struct timespec *deadline)
+{
+	struct sigevent sev;
+	struct itimerspec its;
+
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = WAIT_SIGNAL;
+	sev._sigev_un._tid = gettid();
+	if (timer_create(CLOCK_MONOTONIC, &sev, timer) < 0)
+		return -errno;
+	its.it_value = *deadline;
+	its.it_interval.tv_sec = 0;
+	its.it_interval.tv_nsec = 1000000;
+	if (timer_settime(*timer, TIMER_ABSTIME, &its, NULL) < 0) {
+		int err = -errno;
+		timer_delete(*timer);
+		return err;
+	}
+	return 0;
+}
+
+static int flock_until(int fd, int op, const struct timespec *deadline)
+{
+	for (;;) {
+		if (flock(fd, op) == 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+		if (deadline && past(deadline))
+			return -ETIMEDOUT;
+	}
+}
+
+int pidlock__flock_wait(int fd, int op, const struct timespec *deadline)
+{
+	sigset_t unblock, old_mask;
+	timer_t timer;
+	int r;
+
+	if (!deadline)
+		return flock_until(fd, op, NULL);
+	if (past(deadline))
+		return -ETIMEDOUT;
+	handler_get();
+	sigemptyset(&unblock);
+	sigaddset(&unblock, WAIT_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &unblock, &old_mask);
+	r = arm_timer(&timer, deadline);
+	if (r == 0) {
+		r = flock_until(fd, op, deadline);
+		timer_delete(timer);
+	}
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	handler_put();
+	return r;
+}
+
+static int ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	int64_t ms;
+
+	if (!deadline)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (deadline->tv_sec - now.tv_sec) * 1000 +
+	     (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms + 1;
+}
+
+/*
+ * Waits for a foreign process (a plain pidfile's writer, which holds no
+ * lock) to exit; start_time, when not 0, must still match.  A pidfd makes that a kernel wait; without one (old
+ * kernels) the PID is checked every 50 ms.  Returns 0 when it is gone or
+ * no longer the same process, -ETIMEDOUT at the deadline.
+ */
+int pidlock__pid_wait(pid_t pid, uint64_t start_time,
+		      const struct timespec *deadline)
+{
+	struct pidlock__proc proc;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	/* The PID may have been reused between judging and opening. */
+	if (pidlock__proc_read(pid, &proc) < 0 || !proc.exists || proc.zombie ||
+	    (start_time && proc.start_known && proc.start_time != start_time)) {
+		if (pidfd >= 0)
+			close(pidfd);
+		return 0;
+	}
+	for (;;) {
+		int left = ms_left(deadline);
+		int step = pidfd >= 0 ? left : (left < 0 || left > 50 ? 50 : left);
+		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+		int n = pidfd >= 0 ? poll(&pfd, 1, step) : poll(NULL, 0, step);
+		if (n > 0)
+			break;
+		if (n < 0 && errno != EINTR)
+			break;
+		if (pidfd < 0 && (pidlock__proc_read(pid, &proc) < 0 ||
+				  !proc.exists || proc.zombie))
+			break;
+		if (deadline && ms_left(deadline) == 0) {
+			if (pidfd >= 0)
+				close(pidfd);
+			return -ETIMEDOUT;
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return 0;
+}
+
+/*
+ * The locks this process holds, so that a thread asking again for a lock
+ * it holds through another handle gets EDEADLK instead of sleeping
+ * forever on itself.
+ */
+struct held {
+	dev_t dev;
+	ino_t ino;
+	pid_t tid;
+	const void *owner;
+};
+
+static struct held *held_list;
+static size_t held_count, held_alloc;
+
+int pidlock__deadlock_check(dev_t dev, ino_t ino)
+{
+	pid_t tid = gettid();
+	int r = 0;
+
+	pthread_mutex_lock(&wait_lock);
+	for (size_t i = 0; i < held_count; i++)
+		if (held_list[i].dev == dev && held_list[i].ino == ino &&
+		    held_list[i].tid == tid)
+			r = -EDEADLK;
+	pthread_mutex_unlock(&wait_lock);
+	return r;
+}
+
+void pidlock__held_add(dev_t dev, ino_t ino, const void *owner)
+{
+	pthread_mutex_lock(&wait_lock);
+	if (held_count == held_alloc) {
+		size_t n = held_alloc ? held_alloc * 2 : 8;
+		struct held *p = reallocarray(held_list, n, sizeof(*p));
+		if (!p)
+			goto out; /* only costs the EDEADLK diagnosis */
+		held_list = p;
+		held_alloc = n;
+	}
+	held_list[held_count++] = (struct held){ dev, ino, gettid(), owner };
+out:
+	pthread_mutex_unlock(&wait_lock);
+}
+
+void pidlock__held_remove(const void *owner)
+{
+	pthread_mutex_lock(&wait_lock);
+	for (size_t i = 0; i < held_count; i++)
+		if (held_list[i].owner == owner) {
+			held_list[i] = held_list[--held_count];
+			break;
+		}
+	if (held_count == 0) {
+		free(held_list);
+		held_list = NULL;
+		held_alloc = 0;
+	}
+	pthread_mutex_unlock(&wait_lock);
+}
