@@ -22,10 +22,10 @@ CFLAGS  ?= -O2 -g
 SANITIZE ?=
 
 ifeq ($(SANITIZE),1)
-B := build-san
+B ?= build-san
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 else
-B := build
+B ?= build
 SAN :=
 endif
 

@@ -719,7 +719,7 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 	struct timespec until = { 0, 0 };
 	const struct timespec *deadline = NULL;
 	struct stat dir;
-	int dirfd, r = RETRY;
+	int dirfd, r;
 
 	if (!lock || timeout_ms < PIDLOCK_WAIT_FOREVER ||
 	    flags & ~(PIDLOCK_SHARED | PIDLOCK_KEEP | PIDLOCK_BREAK_REMOTE |
@@ -744,6 +744,7 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 		close(dirfd);
 		return -PIDLOCK_EDIRUNSAFE;
 	}
+	r = RETRY;
 	for (int i = 0; i < MAX_ATTEMPTS && r == RETRY; i++)
 		r = try_acquire(lock, dirfd, &dir, timeout_ms, deadline);
 	if (r != 0) {

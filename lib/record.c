@@ -135,7 +135,7 @@ static const char *store_value(struct pidlock_record *rec, int key,
 		rec->boot_id[len] = '\0';
 		return NULL;
 	case K_START:
-		if (parse_u64(v, len, INT64_MAX, &rec->start_time) < 0)
+		if (parse_u64(v, len, UINT64_MAX, &rec->start_time) < 0)
 			return "bad start time";
 		return NULL;
 	case K_PIDNS:

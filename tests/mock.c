@@ -1,0 +1,231 @@
+/*
+ * Switchable fakes for the libc calls the library makes (linked with
+ * -Wl,--wrap=...).  Off by default: every call goes to the real function.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+
+struct fault {
+	int calls;
+	int nth;   /* fail from this call number on, 0: never */
+	int err;
+	int count; /* failures left, < 0: unlimited */
+	void (*hook)(void);
+};
+
+static struct fault faults[MOCK_COUNT];
+static size_t short_max;
+
+#define MAX_FAKE 32
+static struct fake_proc {
+	pid_t pid;
+	bool exists;
+	char state;
+	uint64_t start;
+	int kill_errno;
+} fakes[MAX_FAKE];
+static int nfakes, kill_calls;
+
+void mock_fail(enum mock_fn fn, int nth, int err, int count)
+{
+	faults[fn].nth = faults[fn].calls + nth;
+	faults[fn].err = err;
+	faults[fn].count = count;
+}
+
+int mock_calls(enum mock_fn fn) { return faults[fn].calls; }
+void mock_hook(enum mock_fn fn, void (*hook)(void)) { faults[fn].hook = hook; }
+void mock_short_writes(size_t max) { short_max = max; }
+int mock_kill_calls(void) { return kill_calls; }
+
+void mock_reset(void)
+{
+	memset(faults, 0, sizeof(faults));
+	short_max = 0;
+	nfakes = 0;
+	kill_calls = 0;
+}
+
+void mock_proc(pid_t pid, bool exists, char state, uint64_t start,
+	       int kill_errno)
+{
+	assert_true(nfakes < MAX_FAKE);
+	fakes[nfakes++] = (struct fake_proc){ pid, exists, state, start,
+					      kill_errno };
+}
+
+/* Counts the call; returns true when this call must fail (errno set). */
+static bool faulted(enum mock_fn fn)
+{
+	struct fault *f = &faults[fn];
+
+	f->calls++;
+	if (f->hook)
+		f->hook();
+	if (f->nth && f->calls >= f->nth && f->count != 0) {
+		if (f->count > 0)
+			f->count--;
+		errno = f->err;
+		return true;
+	}
+	return false;
+}
+
+static struct fake_proc *fake_of(pid_t pid)
+{
+	for (int i = 0; i < nfakes; i++)
+		if (fakes[i].pid == pid)
+			return &fakes[i];
+	return NULL;
+}
+
+int __real_kill(pid_t pid, int sig);
+int __wrap_kill(pid_t pid, int sig);
+int __wrap_kill(pid_t pid, int sig)
+{
+	struct fake_proc *p;
+
+	kill_calls++;
+	/* The library must never signal anything, least of all pid <= 0. */
+	if (pid <= 0 || sig != 0)
+		fail_msg("library called kill(%d, %d)", (int)pid, sig);
+	if (faulted(MOCK_KILL))
+		return -1;
+	if ((p = fake_of(pid))) {
+		errno = p->kill_errno;
+		return p->kill_errno ? -1 : 0;
+	}
+	return __real_kill(pid, sig);
+}
+
+/* /proc/PID/... of a faked PID: ENOENT, or a made-up stat line. */
+static int open_fake_proc(const char *path, int *fd)
+{
+	char rest[64], line[256];
+	struct fake_proc *p;
+	int pid, mfd;
+
+	if (sscanf(path, "/proc/%d/%63s", &pid, rest) != 2 || !(p = fake_of(pid)))
+		return 0;
+	if (!p->exists || strcmp(rest, "stat") != 0) {
+		*fd = -1;
+		errno = ENOENT;
+		if (p->exists) {
+			/* status and comm of a live fake: minimal text */
+			mfd = memfd_create("fake", MFD_CLOEXEC);
+			snprintf(line, sizeof(line), strcmp(rest, "comm") == 0
+				 ? "fake\n" : "Name:\tfake\nUid:\t0\t0\t0\t0\n");
+			(void)!write(mfd, line, strlen(line));
+			lseek(mfd, 0, SEEK_SET);
+			*fd = mfd;
+		}
+		return 1;
+	}
+	mfd = memfd_create("fake-stat", MFD_CLOEXEC);
+	snprintf(line, sizeof(line),
+		 "%d (fake) %c 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0\n",
+		 pid, p->state, (unsigned long long)p->start);
+	(void)!write(mfd, line, strlen(line));
+	lseek(mfd, 0, SEEK_SET);
+	*fd = mfd;
+	return 1;
+}
+
+int __real_openat(int dirfd, const char *path, int flags, ...);
+int __wrap_openat(int dirfd, const char *path, int flags, ...);
+int __wrap_openat(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	int fd;
+
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
+		va_list ap;
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	if (faulted(MOCK_OPENAT))
+		return -1;
+	if (open_fake_proc(path, &fd))
+		return fd;
+	return __real_openat(dirfd, path, flags, mode);
+}
+
+#define PASS(id, call) do { if (faulted(id)) return -1; return call; } while (0)
+
+int __real_flock(int fd, int op);
+int __wrap_flock(int fd, int op);
+int __wrap_flock(int fd, int op) { PASS(MOCK_FLOCK, __real_flock(fd, op)); }
+
+int __real_linkat(int a, const char *b, int c, const char *d, int e);
+int __wrap_linkat(int a, const char *b, int c, const char *d, int e);
+int __wrap_linkat(int a, const char *b, int c, const char *d, int e)
+{
+	PASS(MOCK_LINKAT, __real_linkat(a, b, c, d, e));
+}
+
+int __real_renameat(int a, const char *b, int c, const char *d);
+int __wrap_renameat(int a, const char *b, int c, const char *d);
+int __wrap_renameat(int a, const char *b, int c, const char *d)
+{
+	PASS(MOCK_RENAMEAT, __real_renameat(a, b, c, d));
+}
+
+int __real_renameat2(int a, const char *b, int c, const char *d, unsigned e);
+int __wrap_renameat2(int a, const char *b, int c, const char *d, unsigned e);
+int __wrap_renameat2(int a, const char *b, int c, const char *d, unsigned e)
+{
+	PASS(MOCK_RENAMEAT2, __real_renameat2(a, b, c, d, e));
+}
+
+ssize_t __real_pwrite(int fd, const void *buf, size_t n, off_t off);
+ssize_t __wrap_pwrite(int fd, const void *buf, size_t n, off_t off);
+ssize_t __wrap_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	if (faulted(MOCK_PWRITE))
+		return -1;
+	if (short_max && n > short_max)
+		n = short_max;
+	return __real_pwrite(fd, buf, n, off);
+}
+
+ssize_t __real_pread(int fd, void *buf, size_t n, off_t off);
+ssize_t __wrap_pread(int fd, void *buf, size_t n, off_t off);
+ssize_t __wrap_pread(int fd, void *buf, size_t n, off_t off)
+{
+	PASS(MOCK_PREAD, __real_pread(fd, buf, n, off));
+}
+
+int __real_ftruncate(int fd, off_t len);
+int __wrap_ftruncate(int fd, off_t len);
+int __wrap_ftruncate(int fd, off_t len)
+{
+	PASS(MOCK_FTRUNCATE, __real_ftruncate(fd, len));
+}
+
+int __real_fstatat(int dirfd, const char *path, struct stat *st, int flags);
+int __wrap_fstatat(int dirfd, const char *path, struct stat *st, int flags);
+int __wrap_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	PASS(MOCK_FSTATAT, __real_fstatat(dirfd, path, st, flags));
+}
+
+int __real_unlinkat(int dirfd, const char *path, int flags);
+int __wrap_unlinkat(int dirfd, const char *path, int flags);
+int __wrap_unlinkat(int dirfd, const char *path, int flags)
+{
+	PASS(MOCK_UNLINKAT, __real_unlinkat(dirfd, path, flags));
+}
+
+int __real_fchmod(int fd, mode_t mode);
+int __wrap_fchmod(int fd, mode_t mode);
+int __wrap_fchmod(int fd, mode_t mode) { PASS(MOCK_FCHMOD, __real_fchmod(fd, mode)); }
