@@ -54,7 +54,7 @@ LIB_SONAME := libpidlock.so.$(SOVERSION)
 MAN_SRCS := $(wildcard man/*.scd)
 MANS     := $(MAN_SRCS:man/%.scd=$(B)/man/%)
 
-.PHONY: all lib man check check-unit check-symbols demo install uninstall \
+.PHONY: all lib man check check-unit check-symbols check-example demo install uninstall \
         clean distclean help
 all: lib man
 
@@ -132,7 +132,17 @@ $(B)/test/test-%: $(B)/test/unit/test-%.o $(TEST_COMMON) $(TEST_LIB_A)
 	$(CC) $(TEST_CFLAGS) -o $@ $^ $(WRAP_FLAGS) $(LDFLAGS) \
 	    $(CMOCKA_LIBS) $(BSD_LIBS) -lpthread
 
-check: all check-symbols check-unit
+check: all check-symbols check-unit check-example
+
+# The README's library example is examples/single-instance.c, compiled here.
+$(B)/example: examples/single-instance.c $(LIB_A)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ilib -o $@ $< $(LIB_A) $(LDFLAGS) $(BSD_LIBS)
+
+check-example: $(B)/example
+	@sed -n '/^```c$$/,/^```$$/p' README.md | sed '1d;$$d' | \
+	    diff -u examples/single-instance.c - >/dev/null || \
+	    { echo "README.md's example differs from examples/single-instance.c"; exit 1; }
+	@echo "check-example: README example compiles and matches"
 
 check-unit: $(UNIT_TESTS)
 	@sh tests/run-tests $(UNIT_TESTS)
@@ -143,7 +153,7 @@ check-symbols: $(B)/$(LIB_SONAME)
 	if [ -n "$$bad" ]; then echo "exported by mistake: $$bad"; exit 1; fi; \
 	echo "check-symbols: only pidlock_* exported"
 
-demo: all
+demo: all $(B)/example
 	@sh tests/demo.sh $(B)
 
 # --- install ---------------------------------------------------------------

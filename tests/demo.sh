@@ -1,0 +1,29 @@
+#!/bin/sh
+# make demo: pidlock at work, in a temporary directory.
+set -eu
+B=${1:-build}
+demo=$(mktemp -d "${TMPDIR:-/tmp}/pidlock-demo.XXXXXX")
+trap 'kill $holder 2>/dev/null || true; rm -rf "$demo"' EXIT
+export PIDLOCK_DIR=$demo
+ex=$B/example
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*"; "$@" || true; }
+wait_for() { i=0; until [ -e "$1" ]; do i=$((i+1)); [ $i -lt 500 ] || exit 1; sleep 0.01; done; }
+
+step "library: the first instance takes the lock (a pidfile with a record)"
+$ex 60 &
+holder=$!
+wait_for "$demo/example.lock"
+show cat "$demo/example.lock"
+
+step "a second instance is refused and told who holds the lock"
+show $ex
+
+step "the holder is killed with SIGKILL: its lock file stays behind"
+kill -9 $holder; wait $holder 2>/dev/null || true
+show ls -l "$demo"
+
+step "the next instance recovers the stale lock and says so"
+show $ex
+show ls -A "$demo"
