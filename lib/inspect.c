@@ -339,7 +339,7 @@ static int inspect_open(int dirfd, const char *name, const struct stat *st,
 }
 
 static void judge_content(int fd, const struct stat *st, int place_err,
-			  struct pidlock_info *info, int dirfd,
+			  struct pidlock_info *info,
 			  const struct stat *dir)
 {
 	enum pidlock__content kind = CONTENT_EMPTY;
@@ -356,7 +356,7 @@ static void judge_content(int fd, const struct stat *st, int place_err,
 		info->record = rec;
 		info->has_record = 1;
 		if (place_err == -PIDLOCK_EOWNER)
-			place_err = pidlock__check_place(dirfd, dir, st, &rec, info);
+			place_err = pidlock__check_place(dir, st, &rec, info);
 	}
 	if (place_err < 0)
 		return; /* UNSAFE, with its reason; the record is still shown */
@@ -392,7 +392,7 @@ int pidlock_inspectat(int dirfd, const char *name,
 	pidlock__info_from_stat(info, &st);
 	if (fstat(dirfd, &dir) < 0)
 		dir.st_mode = 0;
-	place_err = pidlock__check_place(dirfd, &dir, &st, NULL, info);
+	place_err = pidlock__check_place(&dir, &st, NULL, info);
 	if (!S_ISREG(st.st_mode))
 		return 0; /* never opened: no FIFO hang, no device side effect */
 	info->netfs = pidlock__is_netfs(dirfd);
@@ -400,7 +400,7 @@ int pidlock_inspectat(int dirfd, const char *name,
 	fd = inspect_open(dirfd, name, &st, info);
 	if (fd < 0)
 		return 0;
-	judge_content(fd, &st, place_err, info, dirfd, &dir);
+	judge_content(fd, &st, place_err, info, &dir);
 	close(fd);
 	return 0;
 }

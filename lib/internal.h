@@ -69,13 +69,24 @@ void pidlock__judge_unlocked(enum pidlock__content content,
 void pidlock__judge_locked(struct pidlock_info *info);
 void pidlock__info_reset(struct pidlock_info *info);
 void pidlock__info_from_stat(struct pidlock_info *info, const struct stat *st);
-int pidlock__check_place(int dirfd, const struct stat *dir,
-			 const struct stat *st, const struct pidlock_record *rec,
+int pidlock__check_type(const struct stat *st, struct pidlock_info *info);
+int pidlock__check_place(const struct stat *dir, const struct stat *st,
+			 const struct pidlock_record *rec,
 			 struct pidlock_info *info);
 bool pidlock__is_netfs(int fd);
 
+/* How a lock is taken: flock(2) or an OFD byte range, shared or not. */
+struct pidlock__how {
+	bool shared;
+	bool ofd;
+	off_t start, len;
+};
+
 /* wait.c */
-int pidlock__flock_wait(int fd, int op, const struct timespec *deadline);
+int pidlock__lock_try(int fd, const struct pidlock__how *how);
+int pidlock__lock_wait(int fd, const struct pidlock__how *how,
+		       const struct timespec *deadline);
+void pidlock__unlock(int fd, const struct pidlock__how *how);
 int pidlock__pid_wait(pid_t pid, uint64_t start_time,
 		      const struct timespec *deadline);
 int pidlock__deadlock_check(dev_t dev, ino_t ino);

@@ -208,16 +208,12 @@ static bool owner_trusted(const struct stat *st,
 }
 
 /*
- * The checks of pidlock(5) "Hostile places".  Returns 0 or the refusal
- * code; info->state becomes UNSAFE with the reason on refusal.
+ * What a lock file must be for any use: a regular file reached without a
+ * symlink.  Returns 0 or the refusal code; info->state becomes UNSAFE with
+ * the reason on refusal.
  */
-int pidlock__check_place(int dirfd, const struct stat *dir,
-			 const struct stat *st, const struct pidlock_record *rec,
-			 struct pidlock_info *info)
+int pidlock__check_type(const struct stat *st, struct pidlock_info *info)
 {
-	bool dir_open = dir && (dir->st_mode & S_IWOTH);
-	(void)dirfd;
-
 	if (S_ISLNK(st->st_mode))
 		return set_state(info, PIDLOCK_STATE_UNSAFE, "symbolic link"),
 		       -PIDLOCK_ESYMLINK;
@@ -230,6 +226,22 @@ int pidlock__check_place(int dirfd, const struct stat *dir,
 				 : S_ISSOCK(st->st_mode) ? "socket"
 							 : "device node"),
 		       -PIDLOCK_ENOTREG;
+	return 0;
+}
+
+/*
+ * What a file must be before we trust its record, write into it or
+ * unlink it: the rest of pidlock(5) "Hostile places".
+ */
+int pidlock__check_place(const struct stat *dir, const struct stat *st,
+			 const struct pidlock_record *rec,
+			 struct pidlock_info *info)
+{
+	bool dir_open = dir && (dir->st_mode & S_IWOTH);
+	int r = pidlock__check_type(st, info);
+
+	if (r < 0)
+		return r;
 	if (st->st_nlink > 1)
 		return set_state(info, PIDLOCK_STATE_UNSAFE,
 				 "%lu hard links", (unsigned long)st->st_nlink),

@@ -33,6 +33,8 @@ struct pidlock {
 	ino_t ino;
 	mode_t mode;
 	unsigned flags;    /* of the current acquisition */
+	struct pidlock__how how;
+	bool handed;       /* pidlock_update() named another process */
 	bool keep;         /* release truncates instead of unlinking */
 	bool has_record;   /* we wrote a record into the file */
 	bool recovered;
@@ -151,6 +153,17 @@ int pidlock_set_command(struct pidlock *lock, const char *comm)
 }
 
 PIDLOCK_PUBLIC
+int pidlock_set_range(struct pidlock *lock, off_t start, off_t len)
+{
+	if (start < 0 || len < 0)
+		return -EINVAL;
+	lock->how.start = start;
+	lock->how.len = len;
+	lock->how.ofd = true;
+	return 0;
+}
+
+PIDLOCK_PUBLIC
 int pidlock_set_mode(struct pidlock *lock, mode_t mode)
 {
 	if (mode & ~(mode_t)0777 || mode & S_IWOTH)
@@ -264,14 +277,17 @@ static int random_name(char *buf, size_t size)
 }
 
 /* Fills a freshly created, unpublished inode: mode, lock, content. */
-static int prepare_fd(struct pidlock *lock, int fd, int op, bool with_record)
+static int prepare_fd(struct pidlock *lock, int fd, bool with_record)
 {
 	char buf[PIDLOCK_RECORD_MAX + 1];
 	struct pidlock_record rec;
 	int len, r;
 
-	if (fchmod(fd, lock->mode) < 0 || flock(fd, op | LOCK_NB) < 0)
+	if (fchmod(fd, lock->mode) < 0)
 		return -errno;
+	r = pidlock__lock_try(fd, &lock->how);
+	if (r < 0)
+		return r;
 	if (!with_record)
 		return 0;
 	r = build_record(lock, &rec);
@@ -307,15 +323,15 @@ static int create_inode(struct pidlock *lock, int dirfd, char *tmp,
 	return -EEXIST;
 }
 
-static int prepare_inode(struct pidlock *lock, int dirfd, int op,
-			 bool with_record, char *tmp, size_t tmpsize)
+static int prepare_inode(struct pidlock *lock, int dirfd, bool with_record,
+			 char *tmp, size_t tmpsize)
 {
 	int fd = create_inode(lock, dirfd, tmp, tmpsize);
 	int r;
 
 	if (fd < 0)
 		return fd;
-	r = prepare_fd(lock, fd, op, with_record);
+	r = prepare_fd(lock, fd, with_record);
 	if (r < 0) {
 		if (tmp[0])
 			unlinkat(dirfd, tmp, 0);
@@ -371,11 +387,7 @@ static void hold(struct pidlock *lock, int fd)
 	pidlock__held_add(lock->dev, lock->ino, lock);
 }
 
-static int lock_op(unsigned flags)
-{
-	return flags & PIDLOCK_SHARED ? LOCK_SH : LOCK_EX;
-}
-
+/* Shared and flock(1)-style locks neither write nor trust a record. */
 static bool wants_record(const struct pidlock *lock)
 {
 	return !(lock->flags & (PIDLOCK_SHARED | PIDLOCK_NO_RECORD));
@@ -388,8 +400,7 @@ static int create_new(struct pidlock *lock, int dirfd)
 	int fd, r;
 
 	lock->keep = !wants_record(lock) || (lock->flags & PIDLOCK_KEEP);
-	fd = prepare_inode(lock, dirfd, lock_op(lock->flags), wants_record(lock),
-			   tmp, sizeof(tmp));
+	fd = prepare_inode(lock, dirfd, wants_record(lock), tmp, sizeof(tmp));
 	if (fd < 0)
 		return fd;
 	r = publish(fd, dirfd, tmp, lock->base);
@@ -501,7 +512,7 @@ static int wait_for_lock(struct pidlock *lock, int fd, const struct stat *st,
 		return r;
 	if (timeout_ms == 0)
 		return -EWOULDBLOCK;
-	return pidlock__flock_wait(fd, lock_op(lock->flags), deadline);
+	return pidlock__lock_wait(fd, &lock->how, deadline);
 }
 
 /*
@@ -516,7 +527,7 @@ static int break_stale(struct pidlock *lock, int dirfd, int oldfd)
 	int fd, r;
 
 	lock->keep = false;
-	fd = prepare_inode(lock, dirfd, LOCK_EX, true, tmp, sizeof(tmp));
+	fd = prepare_inode(lock, dirfd, true, tmp, sizeof(tmp));
 	if (fd < 0)
 		return fd;
 	for (int i = 0; !tmp[0] && i < 16; i++) {
@@ -584,7 +595,7 @@ static int take_existing(struct pidlock *lock, int dirfd, int fd,
 
 	if (r < 0)
 		return r;
-	if (lock->flags & PIDLOCK_SHARED)
+	if (!wants_record(lock))
 		return take_in_place(lock, fd, false);
 	switch (c.kind) {
 	case CONTENT_EMPTY:
@@ -638,22 +649,24 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 
 	if (fstatat(dirfd, lock->base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? create_new(lock, dirfd) : -errno;
-	r = pidlock__check_place(dirfd, dir, &st, NULL, &lock->holder);
+	r = wants_record(lock) ? pidlock__check_place(dir, &st, NULL, &lock->holder)
+			       : pidlock__check_type(&st, &lock->holder);
 	if (r < 0 && r != -PIDLOCK_EOWNER)
 		return r;
 	r = open_existing(dirfd, lock->base, &st, &fd);
 	if (r != 0)
 		return r;
-	if (read_content(fd, &c) == 0 &&
-	    (r = pidlock__check_place(dirfd, dir, &st,
+	/* The owner may be trusted for the uid its record names. */
+	if (read_content(fd, &c) == 0 && wants_record(lock) &&
+	    (r = pidlock__check_place(dir, &st,
 				      c.kind == CONTENT_RECORD ? &c.rec : NULL,
 				      &lock->holder)) < 0) {
 		close(fd);
 		return r;
 	}
-	if (flock(fd, lock_op(lock->flags) | LOCK_NB) < 0) {
-		if (errno != EWOULDBLOCK) {
-			r = -errno;
+	r = pidlock__lock_try(fd, &lock->how);
+	if (r < 0) {
+		if (r != -EWOULDBLOCK) {
 			close(fd);
 			return r;
 		}
@@ -689,15 +702,15 @@ static struct timespec deadline_after(int timeout_ms)
 static int acquire_fd(struct pidlock *lock, int timeout_ms,
 		      const struct timespec *deadline)
 {
-	int op = lock_op(lock->flags);
 	struct stat st;
+	int r;
 
 	if (fstat(lock->user_fd, &st) < 0)
 		return -errno;
-	if (flock(lock->user_fd, op | LOCK_NB) < 0) {
-		int r;
-		if (errno != EWOULDBLOCK)
-			return -errno;
+	r = pidlock__lock_try(lock->user_fd, &lock->how);
+	if (r < 0) {
+		if (r != -EWOULDBLOCK)
+			return r;
 		pidlock__info_reset(&lock->holder);
 		pidlock__info_from_stat(&lock->holder, &st);
 		pidlock__kernel_holders(NULL, st.st_dev, st.st_ino, &lock->holder);
@@ -723,12 +736,18 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 
 	if (!lock || timeout_ms < PIDLOCK_WAIT_FOREVER ||
 	    flags & ~(PIDLOCK_SHARED | PIDLOCK_KEEP | PIDLOCK_BREAK_REMOTE |
-		      PIDLOCK_NO_RECORD))
+		      PIDLOCK_NO_RECORD | PIDLOCK_OFD))
 		return -EINVAL;
 	if (lock->fd >= 0)
 		return -EALREADY;
 	pidlock__info_reset(&lock->holder);
+	if (flags & PIDLOCK_OFD)
+		lock->how.ofd = true;
+	if (lock->how.ofd)
+		flags |= PIDLOCK_NO_RECORD; /* records are a flock(2) protocol */
+	lock->how.shared = flags & PIDLOCK_SHARED;
 	lock->flags = flags;
+	lock->handed = false;
 	lock->recovered = lock->has_record = false;
 	if (timeout_ms > 0) {
 		until = deadline_after(timeout_ms);
@@ -758,6 +777,34 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 	return 0;
 }
 
+/*
+ * After a handoff other processes may share our open file description,
+ * and then hold the lock as long as they live.  Open the inode afresh,
+ * drop our description and try the lock through the new one: if that
+ * fails, an heir (or a newcomer) holds the lock and the file is theirs.
+ */
+static int take_back(struct pidlock *lock)
+{
+	char proc[32];
+	int fd, r;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", lock->fd);
+	fd = openat(AT_FDCWD, proc, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 && errno == EACCES)
+		fd = openat(AT_FDCWD, proc, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+						    O_NONBLOCK);
+	if (fd < 0)
+		return 0; /* no /proc: cannot tell; release as usual */
+	close(lock->fd);
+	lock->fd = fd;
+	r = pidlock__lock_try(fd, &lock->how);
+	if (r < 0) {
+		close(fd);
+		return r == -EWOULDBLOCK ? -EWOULDBLOCK : r;
+	}
+	return 0;
+}
+
 PIDLOCK_PUBLIC
 int pidlock_release(struct pidlock *lock)
 {
@@ -767,9 +814,14 @@ int pidlock_release(struct pidlock *lock)
 		return 0;
 	pidlock__held_remove(lock);
 	if (lock->user_fd >= 0) {
-		flock(lock->fd, LOCK_UN);
+		pidlock__unlock(lock->fd, &lock->how);
 		lock->fd = -1;
 		return 0;
+	}
+	if (lock->handed && (r = take_back(lock)) < 0) {
+		close(lock->dirfd);
+		lock->fd = lock->dirfd = -1;
+		return r;
 	}
 	if (lock->keep) {
 		if (lock->has_record && ftruncate(lock->fd, 0) < 0)
@@ -799,6 +851,8 @@ int pidlock_update(struct pidlock *lock, pid_t pid)
 	if (!wants_record(lock) || lock->user_fd >= 0)
 		return -EINVAL;
 	lock->record_pid = pid;
+	if (pid && pid != getpid())
+		lock->handed = true;
 	return write_record_in_place(lock);
 }
 

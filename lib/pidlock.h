@@ -44,7 +44,8 @@ extern "C" {
 #define PIDLOCK_SHARED       0x01u /* LOCK_SH: no record, never unlink */
 #define PIDLOCK_KEEP         0x02u /* keep the file: truncate, never unlink */
 #define PIDLOCK_BREAK_REMOTE 0x04u /* records of other hosts may be broken */
-#define PIDLOCK_NO_RECORD    0x08u /* write no record (flock(1) lock file) */
+#define PIDLOCK_NO_RECORD    0x08u /* flock(1) semantics: lock in place, keep */
+#define PIDLOCK_OFD          0x10u /* fcntl OFD locks, not flock(2); no record */
 
 /* Timeouts for pidlock_acquire(), in milliseconds. */
 #define PIDLOCK_WAIT_FOREVER (-1)
@@ -172,6 +173,9 @@ int pidlock_dir(char *buf, size_t size);
 /* Options, set before pidlock_acquire(). */
 PIDLOCK_MUST_CHECK
 int pidlock_set_message(struct pidlock *lock, const char *message);
+/* Lock only len bytes from start (len 0: to the end) with OFD locks. */
+PIDLOCK_MUST_CHECK
+int pidlock_set_range(struct pidlock *lock, off_t start, off_t len);
 PIDLOCK_MUST_CHECK
 int pidlock_set_command(struct pidlock *lock, const char *comm);
 PIDLOCK_MUST_CHECK
@@ -191,6 +195,9 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms);
  * Release the lock: unlink the file while still holding it (unless kept),
  * then close.  Returns -ESTALE (PIDLOCK_ENOTOURS) when the path no longer
  * names our file, which is then left alone; the lock is released anyway.
+ * After pidlock_update() named another process, the descriptor may live on
+ * in that process or its children: if one of them still holds the lock,
+ * the file is left to it and -EWOULDBLOCK is returned.
  */
 int pidlock_release(struct pidlock *lock);
 

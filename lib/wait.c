@@ -8,6 +8,7 @@
  * while any timed wait is in progress and the previous disposition is
  * restored by the last one out.  Waits without a deadline use no signal.
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -82,26 +83,74 @@ static int arm_timer(timer_t *timer, const struct timespec *deadline)
 	return 0;
 }
 
-static int flock_until(int fd, int op, const struct timespec *deadline)
+/* One lock request; OFD conflicts (EAGAIN or EACCES) become EWOULDBLOCK. */
+static int lock_once(int fd, const struct pidlock__how *how, bool block)
+{
+	struct flock fl = {
+		.l_type = how->shared ? F_RDLCK : F_WRLCK,
+		.l_whence = SEEK_SET,
+		.l_start = how->start,
+		.l_len = how->len,
+	};
+	int r;
+
+	if (how->ofd)
+		r = fcntl(fd, block ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+	else
+		r = flock(fd, (how->shared ? LOCK_SH : LOCK_EX) | (block ? 0 : LOCK_NB));
+	if (r == 0)
+		return 0;
+	if (errno == EWOULDBLOCK || (how->ofd && errno == EACCES))
+		return -EWOULDBLOCK;
+	return -errno;
+}
+
+int pidlock__lock_try(int fd, const struct pidlock__how *how)
+{
+	int r;
+
+	do
+		r = lock_once(fd, how, false);
+	while (r == -EINTR);
+	return r;
+}
+
+void pidlock__unlock(int fd, const struct pidlock__how *how)
+{
+	struct flock fl = {
+		.l_type = F_UNLCK,
+		.l_whence = SEEK_SET,
+		.l_start = how->start,
+		.l_len = how->len,
+	};
+
+	if (how->ofd)
+		fcntl(fd, F_OFD_SETLK, &fl);
+	else
+		flock(fd, LOCK_UN);
+}
+
+static int lock_until(int fd, const struct pidlock__how *how,
+		      const struct timespec *deadline)
 {
 	for (;;) {
-		if (flock(fd, op) == 0)
-			return 0;
-		if (errno != EINTR)
-			return -errno;
+		int r = lock_once(fd, how, true);
+		if (r != -EINTR)
+			return r;
 		if (deadline && past(deadline))
 			return -ETIMEDOUT;
 	}
 }
 
-int pidlock__flock_wait(int fd, int op, const struct timespec *deadline)
+int pidlock__lock_wait(int fd, const struct pidlock__how *how,
+		       const struct timespec *deadline)
 {
 	sigset_t unblock, old_mask;
 	timer_t timer;
 	int r;
 
 	if (!deadline)
-		return flock_until(fd, op, NULL);
+		return lock_until(fd, how, NULL);
 	if (past(deadline))
 		return -ETIMEDOUT;
 	handler_get();
@@ -110,7 +159,7 @@ int pidlock__flock_wait(int fd, int op, const struct timespec *deadline)
 	pthread_sigmask(SIG_UNBLOCK, &unblock, &old_mask);
 	r = arm_timer(&timer, deadline);
 	if (r == 0) {
-		r = flock_until(fd, op, deadline);
+		r = lock_until(fd, how, deadline);
 		timer_delete(timer);
 	}
 	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
