@@ -51,12 +51,16 @@ LIB_A    := $(B)/libpidlock.a
 LIB_SO   := $(B)/libpidlock.so.$(VERSION)
 LIB_SONAME := libpidlock.so.$(SOVERSION)
 
+TOOLS    := lockrun
+TOOL_BINS := $(TOOLS:%=$(B)/%)
+CMD_COMMON := $(B)/cmd/common.o
+
 MAN_SRCS := $(wildcard man/*.scd)
 MANS     := $(MAN_SRCS:man/%.scd=$(B)/man/%)
 
-.PHONY: all lib man check check-unit check-symbols check-example demo install uninstall \
+.PHONY: all lib tools man check check-unit check-symbols check-example demo install uninstall \
         clean distclean help
-all: lib man
+all: lib tools man
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -93,6 +97,21 @@ $(B)/pidlock.pc: lib/pidlock.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    $< > $@
+
+# --- tools -----------------------------------------------------------------
+# The tools link the library statically: they run from the tree as they are.
+tools: $(TOOL_BINS) $(B)/flock
+
+$(B)/cmd/%.o: cmd/%.c cmd/common.h lib/pidlock.h $(B)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ilib -c -o $@ $<
+
+$(B)/%: $(B)/cmd/%.o $(CMD_COMMON) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(BSD_LIBS)
+
+# Invoked as flock, lockrun is flock(1).
+$(B)/flock: $(B)/lockrun
+	ln -sf lockrun $@
 
 # --- man pages -------------------------------------------------------------
 man: $(MANS)
@@ -179,3 +198,4 @@ clean:
 	rm -rf build build-san
 
 distclean: clean
+.SECONDARY:

@@ -1,0 +1,176 @@
+/* Helpers shared by lockrun, lockstat and lockclean; see common.h. */
+#include <err.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static const struct {
+	const char *suffix;
+	int64_t ms;
+} units[] = {
+	{ "ms", 1 }, { "s", 1000 }, { "", 1000 }, { "m", 60000 },
+	{ "h", 3600000 }, { "d", 86400000 },
+};
+
+int parse_duration(const char *s, int64_t *ms)
+{
+	int64_t whole = 0, frac = 0, scale = 1;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (whole > INT64_MAX / 10 / 86400000)
+			return -1;
+		whole = whole * 10 + (*p - '0');
+	}
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			if (scale < 1000000000) {
+				frac = frac * 10 + (*p - '0');
+				scale *= 10;
+			}
+		if (p[-1] == '.')
+			return -1;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(p, units[i].suffix) == 0) {
+			*ms = whole * units[i].ms + frac * units[i].ms / scale;
+			return 0;
+		}
+	return -1;
+}
+
+int64_t duration_or_die(const char *s, const char *what)
+{
+	int64_t ms;
+
+	if (parse_duration(s, &ms) < 0)
+		errx(EX_USAGE, "invalid %s: '%s' (use e.g. 500ms, 1.5, 2m, 1h)",
+		     what, s);
+	return ms;
+}
+
+long long number_or_die(const char *s, long long min, long long max,
+			const char *what)
+{
+	const char *why;
+	long long v = strtonum(s, min, max, &why);
+
+	if (why)
+		errx(EX_USAGE, "invalid %s: '%s': %s", what, s, why);
+	return v;
+}
+
+static const struct {
+	const char *name;
+	int sig;
+} signals[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
+	{ "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
+	{ "ALRM", SIGALRM }, { "TERM", SIGTERM }, { "CONT", SIGCONT },
+	{ "STOP", SIGSTOP }, { "WINCH", SIGWINCH },
+};
+
+int signal_or_die(const char *s)
+{
+	const char *name = strncasecmp(s, "SIG", 3) == 0 ? s + 3 : s;
+
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		if (strcasecmp(name, signals[i].name) == 0)
+			return signals[i].sig;
+	return (int)number_or_die(s, 1, NSIG - 1, "signal");
+}
+
+void try_help(void)
+{
+	fprintf(stderr, "Try '%s --help' for more information.\n",
+		getprogname());
+	exit(EX_USAGE);
+}
+
+void print_version(void)
+{
+	printf("%s from pidlock %s\n", getprogname(), PIDLOCK_VERSION);
+}
+
+void format_age(int64_t s, char *buf, size_t size)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(buf, size, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, size, "%lldm%02llds", (long long)(s / 60),
+			 (long long)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, size, "%lldh%02lldm", (long long)(s / 3600),
+			 (long long)(s % 3600 / 60));
+	else
+		snprintf(buf, size, "%lldd%02lldh", (long long)(s / 86400),
+			 (long long)(s % 86400 / 3600));
+}
+
+void format_since(int64_t when, char *buf, size_t size)
+{
+	time_t t = (time_t)when, now = time(NULL);
+	struct tm tm, today;
+
+	localtime_r(&t, &tm);
+	localtime_r(&now, &today);
+	if (tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday)
+		strftime(buf, size, "%H:%M:%S", &tm);
+	else
+		strftime(buf, size, "%Y-%m-%d %H:%M", &tm);
+}
+
+static void holders_text(const struct pidlock_info *info, char *buf,
+			 size_t size)
+{
+	size_t off = 0;
+	unsigned shown = 0;
+
+	for (unsigned i = 0; i < info->nholders && off < size; i++) {
+		const struct pidlock_kernel_holder *h = &info->holders[i];
+		if (h->waiting)
+			continue;
+		int n = snprintf(buf + off, size - off, "%s%s%d", shown ? ", " : "",
+				 shown ? "" : (h->exclusive ? "PID " : "(shared) PID "),
+				 (int)h->pid);
+		if (n > 0 && h->uid != (uid_t)-1)
+			n += snprintf(buf + off + n, size - off - (size_t)n,
+				      " (uid %u)", (unsigned)h->uid);
+		if (n > 0)
+			off += (size_t)n;
+		shown++;
+	}
+	if (!shown)
+		snprintf(buf, size, "another process");
+}
+
+void describe_holder(const struct pidlock_info *info, char *buf, size_t size)
+{
+	const struct pidlock_record *r = &info->record;
+	char since[32], age[32], who[256], host[80] = "", msg[1100] = "";
+	struct utsname u;
+
+	if (!info->has_record) {
+		holders_text(info, who, sizeof(who));
+		snprintf(buf, size, "held by %s", who);
+		return;
+	}
+	format_since(r->time, since, sizeof(since));
+	format_age((int64_t)time(NULL) - r->time, age, sizeof(age));
+	if (uname(&u) == 0 && strcmp(u.nodename, r->host) != 0)
+		snprintf(host, sizeof(host), " on %s", r->host);
+	if (r->message[0])
+		snprintf(msg, sizeof(msg), ": %s", r->message);
+	snprintf(buf, size, "held by PID %d (%s)%s since %s, %s%s", (int)r->pid,
+		 r->comm, host, since, age, msg);
+}

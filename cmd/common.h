@@ -1,0 +1,40 @@
+/*
+ * What the tools share: option values from outside (durations, numbers,
+ * signal names), messages in the "tool: what: why" form, and how a lock's
+ * holder is described to a person.
+ */
+#ifndef PIDLOCK_CMD_COMMON_H
+#define PIDLOCK_CMD_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sysexits.h>
+
+#include "pidlock.h"
+
+/* Parses "250ms", "1.5", "2m", "1h", "3d" (no unit: seconds) into
+ * milliseconds.  Rejects signs, inf, nan, exponents and overflow. */
+int parse_duration(const char *s, int64_t *ms);
+
+/* The same, or exit EX_USAGE naming what was being parsed. */
+int64_t duration_or_die(const char *s, const char *what);
+long long number_or_die(const char *s, long long min, long long max,
+			const char *what);
+/* "TERM", "SIGTERM" or a number, or exit EX_USAGE. */
+int signal_or_die(const char *s);
+
+/* "Try 'tool --help' for more information." and exit EX_USAGE. */
+void try_help(void) __attribute__((noreturn));
+void print_version(void);
+
+/* "3m12s", "2h05m", "4d03h". */
+void format_age(int64_t seconds, char *buf, size_t size);
+/* "10:01:02" today, else "2026-11-20 10:01". */
+void format_since(int64_t when, char *buf, size_t size);
+
+/* "held by PID 4242 (backup.sh) since 10:01:02, 3m12s" and what else is
+ * known (host, message, kernel holders when there is no record). */
+void describe_holder(const struct pidlock_info *info, char *buf, size_t size);
+
+#endif

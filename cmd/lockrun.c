@@ -1,0 +1,612 @@
+/*
+ * lockrun - run a command as the single instance.
+ *
+ * A drop-in superset of util-linux flock(1): same options, same exit
+ * codes, and invoked as "flock" the same messages.  Under its own name it
+ * makes the lock file a pidfile of the command, says who holds a busy
+ * lock, recovers stale ones, supervises the command (signals, max run
+ * time) and can drop privileges.
+ *
+ * The command shares lockrun's open file description of the lock file, so
+ * it holds the very lock the path carries even if lockrun is SIGKILLed.
+ */
+#include <err.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#define EX_TIMEOUT 124
+
+struct opts {
+	unsigned flags;       /* PIDLOCK_* */
+	int timeout_ms;       /* PIDLOCK_NO_WAIT, _WAIT_FOREVER or ms */
+	int conflict_code;
+	bool unlock, close_fd, no_fork, verbose, quiet, keep;
+	bool flock_name;      /* invoked as "flock": be flock(1) exactly */
+	bool range;
+	off_t start, length;
+	int fd;               /* --fd or the FD form, else -1 */
+	const char *path, *name, *message, *user;
+	char **argv;          /* the command, NULL for the FD form */
+	char *sh_argv[4];
+	int64_t max_time_ms, kill_after_ms;
+	int max_time_signal;
+};
+
+static void usage(void)
+{
+	printf("Usage:\n"
+	       " %1$s [options] FILE|DIR COMMAND [ARG...]\n"
+	       " %1$s [options] FILE|DIR -c COMMAND-STRING\n"
+	       " %1$s [options] -N NAME COMMAND [ARG...]\n"
+	       " %1$s [options] FD\n"
+	       " %1$s [options] --fd FD COMMAND [ARG...] | -c COMMAND-STRING\n"
+	       "\nRun a command while holding a lock; refuse or wait when another\n"
+	       "instance holds it, and say who that is.\n"
+	       "\nflock(1) options:\n"
+	       " -s, --shared               get a shared lock\n"
+	       " -x, -e, --exclusive        get an exclusive lock (default)\n"
+	       " -u, --unlock               remove a lock (FD form)\n"
+	       " -n, --nb, --nonblocking    fail rather than wait\n"
+	       " -w, --wait, --timeout DUR  wait at most DUR (0: do not wait)\n"
+	       " -E, --conflict-exit-code N exit code after conflict or timeout (1)\n"
+	       " -o, --close                do not pass the lock to the command\n"
+	       " -c, --command STRING       run STRING with $SHELL -c\n"
+	       " -F, --no-fork              execute the command in place\n"
+	       "     --fcntl                use fcntl OFD locks instead of flock(2)\n"
+	       "     --start OFFSET         lock from OFFSET (implies --fcntl)\n"
+	       "     --length N             lock N bytes (implies --fcntl)\n"
+	       "     --fd FD                lock the inherited descriptor FD\n"
+	       "     --verbose              say how long the lock took, and more\n"
+	       "\nlockrun options:\n"
+	       " -N, --name NAME            use the named lock NAME in the lock directory\n"
+	       " -m, --message TEXT         store TEXT in the lock record\n"
+	       " -q, --quiet                do not say who holds a busy lock\n"
+	       " -k, --keep                 keep the lock file; never remove it\n"
+	       " -T, --max-time DUR         stop the command after DUR (exit 124)\n"
+	       " -K, --kill-after DUR       then SIGKILL it DUR later\n"
+	       " -S, --signal SIG           signal for --max-time (default TERM)\n"
+	       " -U, --user USER[:GROUP]    run the command as USER (root only)\n"
+	       " -h, --help                 display this help\n"
+	       " -V, --version              display version\n"
+	       "\nDurations: 250ms, 1.5 (seconds), 2m, 1h.  See lockrun(1).\n",
+	       getprogname());
+}
+
+enum { OPT_VERBOSE = 256, OPT_FCNTL, OPT_START, OPT_LENGTH, OPT_FD };
+
+static const struct option long_options[] = {
+	{ "shared", no_argument, NULL, 's' },
+	{ "exclusive", no_argument, NULL, 'x' },
+	{ "unlock", no_argument, NULL, 'u' },
+	{ "nonblocking", no_argument, NULL, 'n' },
+	{ "nb", no_argument, NULL, 'n' },
+	{ "timeout", required_argument, NULL, 'w' },
+	{ "wait", required_argument, NULL, 'w' },
+	{ "conflict-exit-code", required_argument, NULL, 'E' },
+	{ "close", no_argument, NULL, 'o' },
+	{ "command", required_argument, NULL, 'c' },
+	{ "no-fork", no_argument, NULL, 'F' },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "fcntl", no_argument, NULL, OPT_FCNTL },
+	{ "start", required_argument, NULL, OPT_START },
+	{ "length", required_argument, NULL, OPT_LENGTH },
+	{ "fd", required_argument, NULL, OPT_FD },
+	{ "name", required_argument, NULL, 'N' },
+	{ "message", required_argument, NULL, 'm' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "keep", no_argument, NULL, 'k' },
+	{ "max-time", required_argument, NULL, 'T' },
+	{ "kill-after", required_argument, NULL, 'K' },
+	{ "signal", required_argument, NULL, 'S' },
+	{ "user", required_argument, NULL, 'U' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int timeout_or_die(const char *s)
+{
+	int64_t ms = duration_or_die(s, "timeout value");
+
+	return ms > INT_MAX ? PIDLOCK_WAIT_FOREVER : (int)ms;
+}
+
+static void set_shell_command(struct opts *o, char *command)
+{
+	const char *shell = getenv("SHELL");
+
+	o->sh_argv[0] = shell && *shell ? (char *)shell : (char *)"/bin/sh";
+	o->sh_argv[1] = (char *)"-c";
+	o->sh_argv[2] = command;
+	o->sh_argv[3] = NULL;
+	o->argv = o->sh_argv;
+}
+
+static void parse_option(struct opts *o, int c)
+{
+	switch (c) {
+	case 's': o->flags |= PIDLOCK_SHARED; break;
+	case 'x': case 'e': o->flags &= ~PIDLOCK_SHARED; break;
+	case 'u': o->unlock = true; break;
+	case 'n': o->timeout_ms = PIDLOCK_NO_WAIT; break;
+	case 'w': o->timeout_ms = timeout_or_die(optarg); break;
+	case 'E': o->conflict_code = (int)number_or_die(optarg, 0, 255, "exit code"); break;
+	case 'o': o->close_fd = true; break;
+	case 'c': set_shell_command(o, optarg); break;
+	case 'F': o->no_fork = true; break;
+	case OPT_VERBOSE: o->verbose = true; break;
+	case OPT_FCNTL: o->flags |= PIDLOCK_OFD; break;
+	case OPT_START:
+		o->start = number_or_die(optarg, 0, LLONG_MAX, "start offset");
+		o->range = true;
+		break;
+	case OPT_LENGTH:
+		o->length = number_or_die(optarg, 0, LLONG_MAX, "length");
+		o->range = true;
+		break;
+	case OPT_FD: o->fd = (int)number_or_die(optarg, 0, INT_MAX, "file descriptor"); break;
+	case 'N': o->name = optarg; break;
+	case 'm': o->message = optarg; break;
+	case 'q': o->quiet = true; break;
+	case 'k': o->keep = true; break;
+	case 'T': o->max_time_ms = duration_or_die(optarg, "max time"); break;
+	case 'K': o->kill_after_ms = duration_or_die(optarg, "kill-after time"); break;
+	case 'S': o->max_time_signal = signal_or_die(optarg); break;
+	case 'U': o->user = optarg; break;
+	case 'h': usage(); exit(EX_OK);
+	case 'V': print_version(); exit(EX_OK);
+	default: try_help();
+	}
+}
+
+/* What follows the options: the lock, then the command. */
+static void parse_operands(struct opts *o, int argc, char **argv)
+{
+	int i = optind;
+
+	if (o->fd < 0 && !o->name) {
+		if (i >= argc)
+			errx(EX_USAGE, "requires file descriptor, file or directory");
+		if (i + 1 == argc && !o->argv) {
+			o->fd = (int)number_or_die(argv[i], 0, INT_MAX,
+						   "file descriptor");
+			return;
+		}
+		o->path = argv[i++];
+	}
+	if (i < argc && (strcmp(argv[i], "-c") == 0 ||
+			 strcmp(argv[i], "--command") == 0)) {
+		if (argc != i + 2)
+			errx(EX_USAGE, "%s requires exactly one command argument",
+			     argv[i]);
+		set_shell_command(o, argv[i + 1]);
+	} else if (i < argc) {
+		if (o->argv)
+			errx(EX_USAGE, "both -c and a command given");
+		o->argv = &argv[i];
+	}
+	if (!o->argv && (o->path || o->name))
+		errx(EX_USAGE, "no command to run");
+}
+
+static void check_options(struct opts *o)
+{
+	if (o->no_fork && o->close_fd)
+		errx(EX_USAGE, "the --no-fork and --close options are incompatible");
+	if (o->flock_name || o->range)
+		o->flags |= PIDLOCK_NO_RECORD;
+	if (o->range)
+		o->flags |= PIDLOCK_OFD;
+	if (o->flags & PIDLOCK_OFD)
+		o->flags |= PIDLOCK_NO_RECORD;
+	if (o->keep)
+		o->flags |= PIDLOCK_KEEP;
+	if (o->flags & PIDLOCK_SHARED)
+		o->flags &= ~PIDLOCK_KEEP;
+	if (o->user && geteuid() != 0)
+		errx(EX_NOPERM, "--user needs root (it drops privileges)");
+	if (o->kill_after_ms && !o->max_time_ms)
+		errx(EX_USAGE, "--kill-after needs --max-time");
+	if ((o->max_time_ms || o->user) && !o->argv)
+		errx(EX_USAGE, "--max-time and --user need a command");
+	if (o->max_time_ms && o->no_fork)
+		errx(EX_USAGE, "--max-time needs a supervising lockrun: not with --no-fork");
+}
+
+static void parse_args(struct opts *o, int argc, char **argv)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->timeout_ms = PIDLOCK_WAIT_FOREVER;
+	o->conflict_code = 1;
+	o->fd = -1;
+	o->max_time_signal = SIGTERM;
+	o->flock_name = strcmp(getprogname(), "flock") == 0;
+	if (argc < 2) {
+		warnx("not enough arguments");
+		try_help();
+	}
+	while ((c = getopt_long(argc, argv, "+sxeunw:E:oc:FN:m:qkT:K:S:U:hV",
+				long_options, NULL)) != -1)
+		parse_option(o, c);
+	parse_operands(o, argc, argv);
+	check_options(o);
+}
+
+/* --- taking the lock ---------------------------------------------------- */
+
+/* flock(1)'s exit codes for a failure to open or lock the file. */
+static int exit_code_for(int err)
+{
+	switch (-err) {
+	case EROFS: case ENOSPC: case EDQUOT:
+		return EX_CANTCREAT;
+	case ENOMEM: case EMFILE: case ENFILE: case ENOLCK:
+		return EX_OSERR;
+	case EIO: case EBADF: case EINVAL: case EDEADLK:
+		return EX_DATAERR;
+	default:
+		return EX_NOINPUT;
+	}
+}
+
+static void say_holder(const struct opts *o, struct pidlock *lock,
+		       const char *what)
+{
+	char text[1600];
+
+	if (o->quiet || o->flock_name)
+		return;
+	describe_holder(pidlock_holder(lock), text, sizeof(text));
+	fprintf(stderr, "%s: %s: %s%s\n", getprogname(), pidlock_path(lock),
+		what, text);
+}
+
+static void conflict_exit(const struct opts *o, struct pidlock *lock, int r)
+{
+	if (o->verbose && o->flock_name)
+		warnx(r == -ETIMEDOUT ? "timeout while waiting to get lock"
+				      : "failed to get lock");
+	if (r == -ETIMEDOUT) {
+		char waited[32];
+		snprintf(waited, sizeof(waited), "timed out after %.3gs; ",
+			 o->timeout_ms / 1000.0);
+		say_holder(o, lock, waited);
+	} else {
+		say_holder(o, lock, "");
+	}
+	exit(o->conflict_code);
+}
+
+static void fail_exit(const struct opts *o, struct pidlock *lock, int r)
+{
+	if (o->flock_name)
+		warnx("cannot open lock file %s: %s", pidlock_path(lock),
+		      pidlock_strerror(r));
+	else
+		warnx("%s: %s", pidlock_path(lock), pidlock_strerror(r));
+	exit(exit_code_for(r));
+}
+
+/* A directory (flock(1) locks those too) is locked through a descriptor. */
+static int open_directory(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return -1;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		err(EX_NOINPUT, "cannot open lock directory %s", path);
+	return fd;
+}
+
+static struct pidlock *new_lock(const struct opts *o)
+{
+	struct pidlock *lock = NULL;
+	int fd, r;
+
+	if (o->fd >= 0)
+		r = pidlock_new_fd(&lock, o->fd);
+	else if (o->name)
+		r = pidlock_new_name(&lock, o->name);
+	else if ((fd = open_directory(o->path)) >= 0)
+		r = pidlock_new_fd(&lock, fd);
+	else
+		r = pidlock_new(&lock, o->path);
+	if (r < 0)
+		errx(r == -EINVAL || r == -EBADF ? EX_USAGE : EX_NOINPUT, "%s: %s",
+		     o->name ? o->name : o->path ? o->path : "fd",
+		     r == -EINVAL ? "invalid lock name" : pidlock_strerror(r));
+	if (o->message && (r = pidlock_set_message(lock, o->message)) < 0)
+		errx(EX_USAGE, "invalid message: %s", pidlock_strerror(r));
+	if (o->range && (r = pidlock_set_range(lock, o->start, o->length)) < 0)
+		errx(EX_USAGE, "invalid lock range");
+	if (o->argv) {
+		const char *base = strrchr(o->argv[0], '/');
+		base = base ? base + 1 : o->argv[0];
+		if (o->argv == o->sh_argv)
+			base = "sh -c";
+		/* A name with control characters is not recorded at all. */
+		if (pidlock_set_command(lock, base) < 0)
+			base = NULL;
+	}
+	return lock;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void take_lock(const struct opts *o, struct pidlock *lock)
+{
+	struct timespec t0;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = pidlock_acquire(lock, o->flags, PIDLOCK_NO_WAIT);
+	if (r == -EWOULDBLOCK && o->timeout_ms != PIDLOCK_NO_WAIT &&
+	    pidlock_holder(lock)->state != PIDLOCK_STATE_REMOTE) {
+		say_holder(o, lock, "waiting; ");
+		r = pidlock_acquire(lock, o->flags, o->timeout_ms);
+	}
+	if (r == -EWOULDBLOCK || r == -ETIMEDOUT)
+		conflict_exit(o, lock, r);
+	if (r < 0)
+		fail_exit(o, lock, r);
+	if (o->verbose)
+		printf("%s: getting lock took %.6f seconds\n", getprogname(),
+		       seconds_since(&t0));
+	if (pidlock_recovered(lock)) {
+		if (o->verbose)
+			warnx("%s: recovered a stale lock: %s", pidlock_path(lock),
+			      pidlock_holder(lock)->reason);
+		setenv("LOCKRUN_RECOVERED", "1", 1);
+	}
+	if (pidlock_netfs(lock) && !o->quiet && !o->flock_name)
+		warnx("%s: on a network filesystem: locks may not be seen by "
+		      "other hosts", pidlock_path(lock));
+}
+
+/* --- running the command ------------------------------------------------ */
+
+struct target_user {
+	uid_t uid;
+	gid_t gid;
+	char name[256];
+};
+
+static void resolve_user(const char *spec, struct target_user *u)
+{
+	char user[256];
+	const char *colon = strchr(spec, ':');
+	struct passwd *pw;
+	struct group *gr;
+
+	snprintf(user, sizeof(user), "%.*s",
+		 (int)(colon ? (size_t)(colon - spec) : strlen(spec)), spec);
+	if (!(pw = getpwnam(user)))
+		errx(EX_NOUSER, "unknown user: %s", user);
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	strlcpy(u->name, pw->pw_name, sizeof(u->name));
+	if (colon) {
+		if (!(gr = getgrnam(colon + 1)))
+			errx(EX_NOUSER, "unknown group: %s", colon + 1);
+		u->gid = gr->gr_gid;
+	}
+}
+
+/* In the child: become the user for good, and prove there is no way back. */
+static void drop_privileges(const struct target_user *u)
+{
+	if (initgroups(u->name, u->gid) < 0 || setgid(u->gid) < 0 ||
+	    setuid(u->uid) < 0) {
+		warn("cannot switch to user %s", u->name);
+		_exit(EX_OSERR);
+	}
+	if (u->uid != 0 && (setuid(0) == 0 || geteuid() == 0 || getuid() == 0)) {
+		warnx("could still regain root after switching to %s", u->name);
+		_exit(EX_OSERR);
+	}
+}
+
+static void run_command(const struct opts *o, struct pidlock *lock,
+			const struct target_user *u)
+{
+	int fd = pidlock_fd(lock);
+
+	/* The command holds the lock through our open file description. */
+	if (!o->close_fd && fd >= 0 && fd != o->fd)
+		fcntl(fd, F_SETFD, 0);
+	if (o->close_fd && o->fd >= 0)
+		close(o->fd);
+	if (o->user)
+		drop_privileges(u);
+	if (o->verbose)
+		printf("%s: executing %s\n", getprogname(), o->argv[0]);
+	fflush(stdout);
+	execvp(o->argv[0], o->argv);
+	warn("failed to execute %s", o->argv[0]);
+	_exit(errno == ENOMEM ? EX_OSERR : EX_UNAVAILABLE);
+}
+
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+				 SIGUSR1, SIGUSR2, SIGWINCH };
+
+static void supervised_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaddset(set, forwarded[i]);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+struct watch {
+	int64_t term_at, kill_at; /* 0: not armed */
+	bool timed_out;
+};
+
+/* The max-time timer: TERM (or --signal) at term_at, KILL at kill_at. */
+static void on_deadline(const struct opts *o, pid_t child, struct watch *w)
+{
+	int64_t now = now_ms();
+
+	if (w->term_at && now >= w->term_at) {
+		kill(child, o->max_time_signal);
+		w->timed_out = true;
+		w->term_at = 0;
+		if (o->kill_after_ms)
+			w->kill_at = now + o->kill_after_ms;
+		if (!o->quiet)
+			warnx("%s: max time reached; sent signal %d to PID %d",
+			      o->argv[0], o->max_time_signal, (int)child);
+	} else if (w->kill_at && now >= w->kill_at) {
+		kill(child, SIGKILL);
+		w->kill_at = 0;
+	}
+}
+
+static struct timespec *wait_left(const struct watch *w, struct timespec *ts)
+{
+	int64_t next = w->term_at ? w->term_at : w->kill_at, left;
+
+	if (!next)
+		return NULL;
+	left = next - now_ms();
+	if (left < 0)
+		left = 0;
+	ts->tv_sec = left / 1000;
+	ts->tv_nsec = (left % 1000) * 1000000;
+	return ts;
+}
+
+/* Forwards signals and enforces --max-time until the child exits. */
+static int supervise(const struct opts *o, pid_t child)
+{
+	struct watch w = { 0, 0, false };
+	struct timespec ts;
+	sigset_t set;
+	int status;
+
+	supervised_set(&set);
+	if (o->max_time_ms)
+		w.term_at = now_ms() + o->max_time_ms;
+	for (;;) {
+		pid_t p = waitpid(child, &status, WNOHANG);
+		if (p == child)
+			break;
+		if (p < 0 && errno != EINTR)
+			err(EX_OSERR, "waitpid");
+		int sig = sigtimedwait(&set, NULL, wait_left(&w, &ts));
+		if (sig < 0)
+			on_deadline(o, child, &w);
+		else if (sig != SIGCHLD)
+			kill(child, sig);
+	}
+	if (w.timed_out)
+		return EX_TIMEOUT;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+static int fork_and_supervise(const struct opts *o, struct pidlock *lock,
+			      const struct target_user *u)
+{
+	sigset_t set, old;
+	pid_t child;
+	int status, r;
+
+	/* Block the forwarded signals first, so none is lost around fork. */
+	supervised_set(&set);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		err(EX_OSERR, "fork failed");
+	if (child == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		run_command(o, lock, u);
+	}
+	if (!(o->flags & (PIDLOCK_NO_RECORD | PIDLOCK_SHARED)) && o->fd < 0 &&
+	    (r = pidlock_update(lock, child)) < 0 && r != -EINVAL)
+		warnx("%s: cannot record PID %d: %s", pidlock_path(lock),
+		      (int)child, pidlock_strerror(r));
+	status = supervise(o, child);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	r = pidlock_release(lock);
+	if (r == -EWOULDBLOCK && o->verbose)
+		warnx("%s: still held by a process the command started; left in place",
+		      pidlock_path(lock));
+	else if (r < 0 && r != -EWOULDBLOCK && !o->flock_name)
+		warnx("%s: %s", pidlock_path(lock), pidlock_strerror(r));
+	return status;
+}
+
+static int unlock_fd(const struct opts *o)
+{
+	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET,
+			    .l_start = o->start, .l_len = o->length };
+	int r = o->flags & PIDLOCK_OFD ? fcntl(o->fd, F_OFD_SETLK, &fl)
+				       : flock(o->fd, LOCK_UN);
+
+	if (r < 0)
+		err(errno == EBADF ? EX_USAGE : EX_DATAERR, "%d", o->fd);
+	return EX_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct target_user u = { 0, 0, "" };
+	struct pidlock *lock;
+	struct opts o;
+
+	setprogname(argv[0]);
+	parse_args(&o, argc, argv);
+	if (o.unlock && o.fd >= 0 && !o.argv)
+		return unlock_fd(&o);
+	if (o.unlock) { /* flock(1) -u FILE CMD: nothing to hold; just run it */
+		execvp(o.argv[0], o.argv);
+		err(errno == ENOMEM ? EX_OSERR : EX_UNAVAILABLE,
+		    "failed to execute %s", o.argv[0]);
+	}
+	if (o.user)
+		resolve_user(o.user, &u);
+	lock = new_lock(&o);
+	take_lock(&o, lock);
+	if (!o.argv)
+		return EX_OK; /* FD form: the caller's descriptor keeps the lock */
+	if (o.no_fork)
+		run_command(&o, lock, &u);
+	return fork_and_supervise(&o, lock, &u);
+}
