@@ -1,0 +1,85 @@
+# Shell test harness for the tools.  Sourced by tests/tools/test-*.sh.
+# Prints CMocka-style lines so tests/run-tests counts these like the unit
+# tests.  Each test is a function; helpers fail the current test with a
+# message.  Every test runs in its own fresh directory $T.
+#
+#   . tests/tools/lib.sh
+#   t_example() { run lockrun -n x true; expect_status 0; }
+#   run_tests t_example ...
+
+set -u
+: "${B:=build}"
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=$TOP/$B
+export PATH="$BIN:$PATH"
+SUITE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pidlock-tools.XXXXXX")
+chmod 755 "$SUITE_DIR"
+trap 'rm -rf "$SUITE_DIR"' EXIT
+_failed=0
+
+fail() { printf 'ERROR: %s\n' "$*"; _failed=1; return 1; }
+skip_test() { printf 'SKIP %s: %s\n' "$_current" "$*"; _skipped=1; }
+need_root() { [ "$(id -u)" = 0 ] || { skip_test "needs root (run as root; CI does)"; return 1; }; }
+
+# run CMD...: runs with a 20 s safety limit; sets $status, $out, $err.
+run() {
+	timeout -k 2 20 "$@" >"$T/.out" 2>"$T/.err"
+	status=$?
+	out=$(cat "$T/.out"); err=$(cat "$T/.err")
+	return 0
+}
+expect_status() { [ "$status" = "$1" ] || fail "exit status $status, expected $1 (stderr: $err)"; }
+expect_out() { [ "$out" = "$1" ] || fail "stdout '$out', expected '$1'"; }
+expect_err() { [ "$err" = "$1" ] || fail "stderr '$err', expected '$1'"; }
+expect_err_match() { printf '%s' "$err" | grep -Eq -- "$1" || fail "stderr '$err' does not match /$1/"; }
+expect_out_match() { printf '%s' "$out" | grep -Eq -- "$1" || fail "stdout '$out' does not match /$1/"; }
+expect_file() { [ -e "$1" ] || fail "$1 missing"; }
+expect_no_file() { [ ! -e "$1" ] && [ ! -L "$1" ] || fail "$1 exists"; }
+
+# wait_until CMD...: polls a condition for up to 10 s (never a fixed sleep).
+wait_until() {
+	i=0
+	until "$@"; do
+		i=$((i + 1))
+		[ $i -lt 1000 ] || { fail "timed out waiting for: $*"; return 1; }
+		sleep 0.01
+	done
+}
+# the file exists and its lock is held (seen in /proc/locks by inode)
+is_locked() {
+	[ -e "$1" ] || return 1
+	ino=$(stat -c %i "$1")
+	grep -q ":$ino " /proc/locks
+}
+
+run_tests() {
+	n=0 passed=0 failed=0 skipped=0 names=""
+	printf '[==========] Running %d test(s).\n' "$#"
+	for t in "$@"; do
+		n=$((n + 1)); _failed=0; _skipped=0; _current=$t
+		T=$SUITE_DIR/$t; mkdir -p "$T"; chmod 755 "$T"
+		printf '[ RUN      ] %s\n' "$t"
+		(cd "$T" && { "$t"; verdict; }); rc=$?
+		# a test's subshell cannot set our variables: read its verdict
+		if [ $rc -eq 77 ]; then
+			skipped=$((skipped + 1)); printf '[  SKIPPED ] %s\n' "$t"
+		elif [ $rc -ne 0 ]; then
+			failed=$((failed + 1)); names="$names $t"; printf '[  FAILED  ] %s\n' "$t"
+		else
+			passed=$((passed + 1)); printf '[       OK ] %s\n' "$t"
+		fi
+		pkill -9 -f "$T/" 2>/dev/null
+	done
+	printf '[==========] %d test(s) run.\n' "$n"
+	printf '[  PASSED  ] %d test(s).\n' "$passed"
+	[ $skipped -eq 0 ] || printf '[  SKIPPED ] %d test(s).\n' "$skipped"
+	if [ $failed -ne 0 ]; then
+		printf '[  FAILED  ] %d test(s), listed below:\n' "$failed"
+		for x in $names; do printf '[  FAILED  ] %s\n' "$x"; done
+		exit 1
+	fi
+	exit 0
+}
+
+# A test's verdict, taken in its subshell after it returns.
+verdict() { [ "$_skipped" = 1 ] && return 77; return $_failed; }
