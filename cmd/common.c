@@ -173,4 +173,9 @@ void describe_holder(const struct pidlock_info *info, char *buf, size_t size)
 		snprintf(msg, sizeof(msg), ": %s", r->message);
 	snprintf(buf, size, "held by PID %d (%s)%s since %s, %s%s", (int)r->pid,
 		 r->comm, host, since, age, msg);
+	if (info->state == PIDLOCK_STATE_LIVE_INHERITED) {
+		size_t len = strlen(buf);
+		holders_text(info, who, sizeof(who));
+		snprintf(buf + len, size - len, " (gone; now held by %s)", who);
+	}
 }

@@ -8,7 +8,7 @@ export PIDLOCK_DIR=$demo
 ex=$B/example
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*"; "$@" || true; }
+show() { printf '$ %s\n' "$*"; rc=0; "$@" 2>&1 || rc=$?; [ $rc -eq 0 ] || echo "(exit status $rc)"; }
 wait_for() { i=0; until [ -e "$1" ]; do i=$((i+1)); [ $i -lt 500 ] || exit 1; sleep 0.01; done; }
 
 step "library: the first instance takes the lock (a pidfile with a record)"
@@ -27,3 +27,21 @@ show ls -l "$demo"
 step "the next instance recovers the stale lock and says so"
 show $ex
 show ls -A "$demo"
+
+step "lockrun: a cron job runs under a named lock with a message"
+lockrun=$B/lockrun
+$lockrun -N backup -m "nightly backup" sleep 60 &
+job=$!
+wait_for "$demo/backup.lock"
+show cat "$demo/backup.lock"
+
+step "a second run is refused (exit 1) and names the holder"
+show $lockrun -n -N backup true
+
+step "lockrun is killed with SIGKILL, but its command still holds the lock"
+kill -9 $job; wait $job 2>/dev/null || true
+show $lockrun -n -N backup true
+
+step "the command dies too; the next run recovers the stale lock"
+pkill -9 -f "^sleep 60$" || true
+show $lockrun -n --verbose -N backup sh -c 'echo "command sees LOCKRUN_RECOVERED=$LOCKRUN_RECOVERED"'
