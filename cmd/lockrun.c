@@ -585,11 +585,18 @@ static int unlock_fd(const struct opts *o)
 	return EX_OK;
 }
 
+/*
+ * The lock lives until exit: every early exit (conflict, failure) must
+ * leave it exactly as it is, so it is never freed on those paths, only
+ * kept reachable here.
+ */
+static struct pidlock *the_lock;
+
 int main(int argc, char **argv)
 {
 	struct target_user u = { 0, 0, "" };
-	struct pidlock *lock;
 	struct opts o;
+	int status;
 
 	setprogname(argv[0]);
 	parse_args(&o, argc, argv);
@@ -602,11 +609,13 @@ int main(int argc, char **argv)
 	}
 	if (o.user)
 		resolve_user(o.user, &u);
-	lock = new_lock(&o);
-	take_lock(&o, lock);
+	the_lock = new_lock(&o);
+	take_lock(&o, the_lock);
 	if (!o.argv)
-		return EX_OK; /* FD form: the caller's descriptor keeps the lock */
+		return EX_OK; /* FD form: the caller's descriptor keeps the the_lock */
 	if (o.no_fork)
-		run_command(&o, lock, &u);
-	return fork_and_supervise(&o, lock, &u);
+		run_command(&o, the_lock, &u);
+	status = fork_and_supervise(&o, the_lock, &u);
+	pidlock_free(the_lock);
+	return status;
 }
