@@ -163,8 +163,10 @@ check-example: $(B)/example
 	    { echo "README.md's example differs from examples/single-instance.c"; exit 1; }
 	@echo "check-example: README example compiles and matches"
 
-check-unit: $(UNIT_TESTS)
-	@sh tests/run-tests $(UNIT_TESTS)
+TOOL_TESTS := $(wildcard tests/tools/test-*.sh)
+
+check-unit: $(UNIT_TESTS) tools
+	@B=$(B) sh tests/run-tests $(UNIT_TESTS) $(TOOL_TESTS)
 
 # Only pidlock_* may leave the shared object.
 check-symbols: $(B)/$(LIB_SONAME)

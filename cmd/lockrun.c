@@ -612,7 +612,7 @@ int main(int argc, char **argv)
 	the_lock = new_lock(&o);
 	take_lock(&o, the_lock);
 	if (!o.argv)
-		return EX_OK; /* FD form: the caller's descriptor keeps the the_lock */
+		return EX_OK; /* FD form: the caller's descriptor keeps the lock */
 	if (o.no_fork)
 		run_command(&o, the_lock, &u);
 	status = fork_and_supervise(&o, the_lock, &u);
