@@ -1,5 +1,8 @@
 /* Helpers shared by lockrun, lockstat and lockclean; see common.h. */
+#include <dirent.h>
 #include <err.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,4 +181,46 @@ void describe_holder(const struct pidlock_info *info, char *buf, size_t size)
 		holders_text(info, who, sizeof(who));
 		snprintf(buf + len, size - len, " (gone; now held by %s)", who);
 	}
+}
+
+int resolve_lock_arg(const char *arg, char *buf, size_t size)
+{
+	struct stat st;
+
+	if (strchr(arg, '/') || lstat(arg, &st) == 0) {
+		if (strlcpy(buf, arg, size) >= size)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	return pidlock_name_path(arg, buf, size);
+}
+
+int find_locked_path(pid_t pid, dev_t dev, ino_t ino, char *buf, size_t size)
+{
+	char dir[32], link[300];
+	struct dirent *d;
+	struct stat st;
+	DIR *dp;
+	int found = -1;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	if (!(dp = opendir(dir)))
+		return -1;
+	while (found < 0 && (d = readdir(dp)) != NULL) {
+		ssize_t n;
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, d->d_name);
+		if (stat(link, &st) < 0 || st.st_dev != dev || st.st_ino != ino)
+			continue;
+		n = readlink(link, buf, size - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			found = 0;
+		}
+	}
+	closedir(dp);
+	return found;
 }

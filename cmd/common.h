@@ -37,4 +37,11 @@ void format_since(int64_t when, char *buf, size_t size);
  * known (host, message, kernel holders when there is no record). */
 void describe_holder(const struct pidlock_info *info, char *buf, size_t size);
 
+/* A lock given on the command line: a path (has a '/', or exists), else
+ * a name in the lock directory.  Returns -EINVAL for a bad name. */
+int resolve_lock_arg(const char *arg, char *buf, size_t size);
+
+/* The path under which process pid has the file dev:ino open. */
+int find_locked_path(pid_t pid, dev_t dev, ino_t ino, char *buf, size_t size);
+
 #endif

@@ -149,6 +149,25 @@ void pidlock_snapshot_free(struct pidlock_snapshot *snap)
 	free(snap);
 }
 
+PIDLOCK_PUBLIC
+size_t pidlock_snapshot_count(const struct pidlock_snapshot *snap)
+{
+	return snap ? snap->n : 0;
+}
+
+PIDLOCK_PUBLIC
+int pidlock_snapshot_get(const struct pidlock_snapshot *snap, size_t i,
+			 dev_t *dev, ino_t *ino,
+			 struct pidlock_kernel_holder *holder)
+{
+	if (!snap || i >= snap->n)
+		return -ERANGE;
+	*dev = snap->v[i].dev;
+	*ino = snap->v[i].ino;
+	*holder = snap->v[i].h;
+	return 0;
+}
+
 static uid_t uid_of(pid_t pid)
 {
 	char path[32];

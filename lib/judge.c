@@ -156,10 +156,12 @@ void pidlock__judge_unlocked(enum pidlock__content content,
 		break;
 	case CONTENT_RECORD:
 		info->type = PIDLOCK_TYPE_PIDLOCK;
+		info->pid = rec->pid;
 		judge_record(rec, info);
 		break;
 	case CONTENT_PIDFILE:
 		info->type = PIDLOCK_TYPE_PLAIN;
+		info->pid = plain_pid;
 		judge_plain(plain_pid, st, info);
 		break;
 	case CONTENT_RECORD_CORRUPT:

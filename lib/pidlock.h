@@ -119,6 +119,8 @@ struct pidlock_info {
 	enum pidlock_state state;
 	enum pidlock_type type;
 	char reason[160];          /* why the state: a short phrase */
+	pid_t pid;                 /* the PID the file names (record line 1 or
+				      plain pidfile), 0 when none */
 	int has_record;            /* record is valid */
 	struct pidlock_record record;
 	unsigned nholders;         /* entries in holders[] */
@@ -248,6 +250,12 @@ struct pidlock_snapshot;
 PIDLOCK_MUST_CHECK
 int pidlock_snapshot_new(struct pidlock_snapshot **snapp);
 void pidlock_snapshot_free(struct pidlock_snapshot *snap);
+
+/* The number of kernel locks in the snapshot, and the i-th of them. */
+size_t pidlock_snapshot_count(const struct pidlock_snapshot *snap);
+int pidlock_snapshot_get(const struct pidlock_snapshot *snap, size_t i,
+			 dev_t *dev, ino_t *ino,
+			 struct pidlock_kernel_holder *holder);
 
 /*
  * Judge the lock file at path without taking its lock, opening it only
