@@ -14,6 +14,9 @@
 
 #define PIDLOCK_PUBLIC __attribute__((visibility("default")))
 
+/* Temporary files of creations and breaks: ".pidlock-tmp.<random>". */
+#define PIDLOCK_TMP_PREFIX ".pidlock-tmp."
+
 /* The largest PID any Linux kernel hands out (PID_MAX_LIMIT). */
 #define PIDLOCK_PID_LIMIT 4194304
 

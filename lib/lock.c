@@ -22,7 +22,6 @@
 /* Each retry means someone else made progress; this bounds pathologies. */
 #define MAX_ATTEMPTS 1000
 #define RETRY 1
-#define TMP_PREFIX ".pidlock-tmp."
 
 struct pidlock {
 	char *path, *dir, *base;
@@ -272,7 +271,7 @@ static int random_name(char *buf, size_t size)
 
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
 		rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)clock();
-	snprintf(buf, size, TMP_PREFIX "%016llx", (unsigned long long)rnd);
+	snprintf(buf, size, PIDLOCK_TMP_PREFIX "%016llx", (unsigned long long)rnd);
 	return 0;
 }
 

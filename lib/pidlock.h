@@ -274,6 +274,26 @@ int pidlock_inspectat(int dirfd, const char *name,
 		      const struct pidlock_snapshot *snap,
 		      struct pidlock_info *info);
 
+/*
+ * Remove the lock file name in the directory open at dirfd if it is
+ * stale, safely against acquirers, waiters and other cleaners: the file
+ * is locked (without waiting) and judged while locked; decide(info, arg)
+ * then says whether to remove it; the path is re-verified to name the
+ * locked inode and unlinked relative to dirfd while the lock is held.
+ * Symlinks, FIFOs, devices, hard links, world-writable files and files of
+ * untrusted owners are never touched; kept lock files (no PID, or a
+ * record saying keep=1) are never removed.  Returns 1 when removed, 0
+ * when kept (info->reason says why), or a negative errno value.
+ * decide may be NULL (remove what is stale or reused, nothing else).
+ */
+PIDLOCK_MUST_CHECK
+int pidlock_clean_at(int dirfd, const char *name,
+		     int (*decide)(const struct pidlock_info *info, void *arg),
+		     void *arg, struct pidlock_info *info);
+
+/* 1 when name is a leftover temporary file of an interrupted creation. */
+int pidlock_is_temp_name(const char *name);
+
 /* The lower-case name of a state ("live", "live-inherited", ...). */
 const char *pidlock_state_name(enum pidlock_state state);
 

@@ -1,0 +1,150 @@
+/*
+ * Cleaning: removing a stale lock file without ever removing a live one.
+ *
+ * A cleaner follows the same invariant as acquirers (lock.c): it changes
+ * the name only while holding the lock of the inode the name carries.  So
+ * it takes the lock without waiting (busy means live), judges the content
+ * under the lock, re-checks that the name still carries that inode, and
+ * unlinks relative to the directory descriptor while still holding it.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+PIDLOCK_PUBLIC
+int pidlock_is_temp_name(const char *name)
+{
+	return strncmp(name, PIDLOCK_TMP_PREFIX, strlen(PIDLOCK_TMP_PREFIX)) == 0;
+}
+
+/* Kept: the reason is why (NULL: the one judging already gave). */
+static int keep(struct pidlock_info *info, const char *why)
+{
+	if (why)
+		snprintf(info->reason, sizeof(info->reason), "%s", why);
+	return 0;
+}
+
+static int judge_under_lock(int fd, const struct stat *st, bool temp,
+			    struct pidlock_info *info, bool *kept_file)
+{
+	char buf[PIDLOCK_RECORD_MAX + 1];
+	enum pidlock__content kind;
+	struct pidlock_record rec;
+	const char *why;
+	pid_t plain = 0;
+	ssize_t n;
+
+	do
+		n = pread(fd, buf, sizeof(buf), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	kind = pidlock__classify(buf, (size_t)n, &rec, &plain, &why);
+	if (kind == CONTENT_RECORD) {
+		info->record = rec;
+		info->has_record = 1;
+	}
+	if (why) {
+		info->state = PIDLOCK_STATE_CORRUPT;
+		snprintf(info->reason, sizeof(info->reason), "%s", why);
+	}
+	pidlock__judge_unlocked(kind, &rec, plain, st, info);
+	if (temp) {
+		/* A creator holds its temporary file's lock until it is done. */
+		info->state = PIDLOCK_STATE_STALE;
+		snprintf(info->reason, sizeof(info->reason),
+			 "leftover of an interrupted creation");
+	}
+	*kept_file = !temp && (kind == CONTENT_EMPTY || kind == CONTENT_OTHER ||
+			       (kind == CONTENT_RECORD && rec.keep));
+	return 0;
+}
+
+static int open_checked(int dirfd, const char *name, const struct stat *st)
+{
+	struct stat opened;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+					   O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &opened) < 0 || opened.st_dev != st->st_dev ||
+	    opened.st_ino != st->st_ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/* Still ours, still linked once, still at the name: then unlink it. */
+static int unlink_locked(int dirfd, const char *name, int fd)
+{
+	struct stat mine, named;
+
+	if (fstat(fd, &mine) < 0 ||
+	    fstatat(dirfd, name, &named, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (mine.st_dev != named.st_dev || mine.st_ino != named.st_ino ||
+	    mine.st_nlink != 1)
+		return -PIDLOCK_ENOTOURS;
+	return unlinkat(dirfd, name, 0) < 0 ? -errno : 1;
+}
+
+static int default_decide(const struct pidlock_info *info, void *arg)
+{
+	(void)arg;
+	return info->state == PIDLOCK_STATE_STALE ||
+	       info->state == PIDLOCK_STATE_REUSED;
+}
+
+PIDLOCK_PUBLIC
+int pidlock_clean_at(int dirfd, const char *name,
+		     int (*decide)(const struct pidlock_info *info, void *arg),
+		     void *arg, struct pidlock_info *info)
+{
+	struct pidlock__how how = { false, false, 0, 0 };
+	struct stat st, dir;
+	bool kept_file = false;
+	int fd, r;
+
+	if (!name || !info)
+		return -EINVAL;
+	pidlock__info_reset(info);
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	pidlock__info_from_stat(info, &st);
+	if (fstat(dirfd, &dir) < 0)
+		return -errno;
+	r = pidlock__check_place(&dir, &st, NULL, info);
+	if (r < 0 && r != -PIDLOCK_EOWNER)
+		return keep(info, NULL);
+	fd = open_checked(dirfd, name, &st);
+	if (fd < 0)
+		return fd;
+	r = pidlock__lock_try(fd, &how);
+	if (r < 0) {
+		close(fd);
+		if (r != -EWOULDBLOCK)
+			return r;
+		pidlock__kernel_holders(NULL, st.st_dev, st.st_ino, info);
+		info->state = PIDLOCK_STATE_LIVE;
+		return keep(info, "locked");
+	}
+	r = judge_under_lock(fd, &st, pidlock_is_temp_name(name), info, &kept_file);
+	if (r == 0 && info->has_record &&
+	    pidlock__check_place(&dir, &st, &info->record, info) < 0)
+		r = keep(info, NULL);
+	else if (r == 0 && kept_file)
+		r = keep(info, "kept lock file (no PID or keep=1); left in place");
+	else if (r == 0 && !(decide ? decide : default_decide)(info, arg))
+		r = 0;
+	else if (r == 0)
+		r = unlink_locked(dirfd, name, fd);
+	close(fd);
+	return r;
+}
