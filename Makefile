@@ -51,7 +51,7 @@ LIB_A    := $(B)/libpidlock.a
 LIB_SO   := $(B)/libpidlock.so.$(VERSION)
 LIB_SONAME := libpidlock.so.$(SOVERSION)
 
-TOOLS    := lockrun lockstat
+TOOLS    := lockrun lockstat lockclean
 TOOL_BINS := $(TOOLS:%=$(B)/%)
 CMD_COMMON := $(B)/cmd/common.o
 

@@ -1,0 +1,347 @@
+/*
+ * lockclean - remove stale lock files and pidfiles, and nothing else.
+ *
+ * The mechanics (lock, judge under the lock, re-verify, unlink relative
+ * to the directory) are pidlock_clean_at()'s; this file is the policy:
+ * which stale files the operator asked to remove, and the report.
+ */
+#include <dirent.h>
+#include <err.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#define MAX_DEAD_HOSTS 16
+
+struct opts {
+	bool dry_run, verbose, quiet, json, recursive, pidfiles;
+	int64_t older_than_ms, corrupt_older_than_ms;
+	const char *dead_hosts[MAX_DEAD_HOSTS];
+	size_t ndead;
+};
+
+struct tally {
+	unsigned removed, kept, failed;
+	bool first_json;
+};
+
+static struct opts opt;
+static struct tally tally = { 0, 0, 0, true };
+
+static void usage(void)
+{
+	printf("Usage:\n"
+	       " %s [options] [FILE|DIR|NAME...]\n"
+	       "\nRemove lock files and pidfiles whose holders are provably gone.\n"
+	       "Without arguments, the lock directory is cleaned.\n"
+	       "\nOptions:\n"
+	       " -n, --dry-run                 show what would be removed, remove nothing\n"
+	       " -v, --verbose                 also report every file kept, and why\n"
+	       " -q, --quiet                   report nothing; exit status only\n"
+	       " -J, --json                    report as JSON (schema in lockclean(8))\n"
+	       " -r, --recursive               descend into directories (same filesystem,\n"
+	       "                               no symlinks)\n"
+	       "     --older-than DUR          only files older than DUR\n"
+	       "     --pidfiles                also remove plain pidfiles of dead processes\n"
+	       "     --corrupt-older-than DUR  remove unreadable files older than DUR\n"
+	       "     --host-dead HOST          HOST is down: its records may be removed\n"
+	       " -h, --help                    display this help\n"
+	       " -V, --version                 display version\n"
+	       "\nDurations: 250ms, 1.5 (seconds), 2m, 1h, 3d.  See lockclean(8).\n",
+	       getprogname());
+}
+
+enum { OPT_OLDER = 256, OPT_PIDFILES, OPT_CORRUPT, OPT_HOST_DEAD };
+
+static const struct option long_options[] = {
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "json", no_argument, NULL, 'J' },
+	{ "recursive", no_argument, NULL, 'r' },
+	{ "older-than", required_argument, NULL, OPT_OLDER },
+	{ "pidfiles", no_argument, NULL, OPT_PIDFILES },
+	{ "corrupt-older-than", required_argument, NULL, OPT_CORRUPT },
+	{ "host-dead", required_argument, NULL, OPT_HOST_DEAD },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void parse_args(int argc, char **argv)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "nvqJrhV", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'n': opt.dry_run = true; break;
+		case 'v': opt.verbose = true; break;
+		case 'q': opt.quiet = true; break;
+		case 'J': opt.json = true; break;
+		case 'r': opt.recursive = true; break;
+		case OPT_OLDER: opt.older_than_ms = duration_or_die(optarg, "age"); break;
+		case OPT_PIDFILES: opt.pidfiles = true; break;
+		case OPT_CORRUPT:
+			opt.corrupt_older_than_ms = duration_or_die(optarg, "age");
+			break;
+		case OPT_HOST_DEAD:
+			if (opt.ndead == MAX_DEAD_HOSTS)
+				errx(EX_USAGE, "too many --host-dead options");
+			opt.dead_hosts[opt.ndead++] = optarg;
+			break;
+		case 'h': usage(); exit(EX_OK);
+		case 'V': print_version(); exit(EX_OK);
+		default: try_help();
+		}
+	}
+}
+
+/* --- the policy --------------------------------------------------------- */
+
+static int64_t age_ms(const struct pidlock_info *info)
+{
+	return ((int64_t)time(NULL) - info->mtime) * 1000;
+}
+
+static bool host_declared_dead(const char *host)
+{
+	for (size_t i = 0; i < opt.ndead; i++)
+		if (strcmp(opt.dead_hosts[i], host) == 0)
+			return true;
+	return false;
+}
+
+/* Says whether to remove; when not, puts the reason into info. */
+static int decide(const struct pidlock_info *cinfo, void *arg)
+{
+	struct pidlock_info *info = (struct pidlock_info *)cinfo;
+	const char *why = NULL;
+	(void)arg;
+
+	if (opt.older_than_ms && age_ms(info) < opt.older_than_ms)
+		why = "younger than --older-than";
+	else if (info->state == PIDLOCK_STATE_STALE ||
+		 info->state == PIDLOCK_STATE_REUSED) {
+		if (info->type == PIDLOCK_TYPE_PLAIN && !opt.pidfiles)
+			why = "plain pidfile (use --pidfiles)";
+	} else if (info->state == PIDLOCK_STATE_REMOTE) {
+		if (!host_declared_dead(info->record.host))
+			why = "record of another host (use --host-dead)";
+	} else if (info->state == PIDLOCK_STATE_CORRUPT) {
+		if (!opt.corrupt_older_than_ms ||
+		    age_ms(info) < opt.corrupt_older_than_ms)
+			why = "unreadable (use --corrupt-older-than)";
+	} else {
+		why = "";
+	}
+	if (why && *why) {
+		char reason[2 * sizeof(info->reason)];
+		snprintf(reason, sizeof(reason), "%s: %s", info->reason, why);
+		strlcpy(info->reason, reason, sizeof(info->reason));
+	}
+	return why == NULL;
+}
+
+/* --- the report --------------------------------------------------------- */
+
+/* Prints s as a JSON string, after ,"key": unless key is NULL. */
+static void json_str(const char *key, const char *s)
+{
+	if (key)
+		printf(",\"%s\":", key);
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void report(const char *path, const char *action,
+		   const struct pidlock_info *info)
+{
+	const struct pidlock_record *rec = info->has_record ? &info->record : NULL;
+	bool removed = strcmp(action, "kept") != 0;
+
+	if (opt.json) {
+		printf("%s\n  {\"path\":", tally.first_json ? "" : ",");
+		tally.first_json = false;
+		json_str(NULL, path);
+		json_str("action", action);
+		json_str("state", pidlock_state_name(info->state));
+		json_str("reason", info->reason);
+		printf(",\"pid\":");
+		if (info->pid)
+			printf("%d", (int)info->pid);
+		else
+			printf("null");
+		if (rec) {
+			json_str("command", rec->comm);
+			json_str("host", rec->host);
+		}
+		putchar('}');
+		return;
+	}
+	if (opt.quiet || (!removed && !opt.verbose))
+		return;
+	printf("%s %s (%s%s%s", action, path, pidlock_state_name(info->state),
+	       info->reason[0] ? ": " : "", info->reason);
+	if (rec)
+		printf("; was PID %d, %s", (int)rec->pid, rec->comm);
+	printf(")\n");
+}
+
+/* --- walking ------------------------------------------------------------ */
+
+static void clean_one(int dirfd, const char *dir, const char *name)
+{
+	char path[PATH_MAX * 2];
+	struct pidlock_info info;
+	int r;
+
+	snprintf(path, sizeof(path), "%s%s%s", dir,
+		 dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+	if (opt.dry_run) {
+		r = pidlock_inspectat(dirfd, name, NULL, &info);
+		if (r == 0 && pidlock_is_temp_name(name) && info.nholders == 0 &&
+		    info.state != PIDLOCK_STATE_UNSAFE) {
+			info.state = PIDLOCK_STATE_STALE;
+			strlcpy(info.reason, "leftover of an interrupted creation",
+				sizeof(info.reason));
+		}
+		if (r == 0 && (info.state == PIDLOCK_STATE_STALE ||
+			       info.state == PIDLOCK_STATE_REUSED ||
+			       info.state == PIDLOCK_STATE_REMOTE ||
+			       info.state == PIDLOCK_STATE_CORRUPT) &&
+		    info.type != PIDLOCK_TYPE_FLOCK && decide(&info, NULL))
+			r = 1;
+	} else {
+		r = pidlock_clean_at(dirfd, name, decide, NULL, &info);
+	}
+	if (r == 1) {
+		tally.removed++;
+		report(path, opt.dry_run ? "would-remove" : "removed", &info);
+	} else if (r == 0) {
+		tally.kept++;
+		report(path, "kept", &info);
+	} else if (r != -ENOENT) {
+		tally.failed++;
+		snprintf(info.reason, sizeof(info.reason), "%s", pidlock_strerror(r));
+		report(path, "failed", &info);
+		if (!opt.json && !opt.quiet)
+			warnx("%s: %s", path, pidlock_strerror(r));
+	}
+}
+
+static void clean_dir(int dirfd, const char *dir, dev_t dev);
+
+static void descend(int dirfd, const char *dir, const char *name, dev_t dev)
+{
+	char path[PATH_MAX * 2];
+	struct stat st;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					   O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (fstat(fd, &st) == 0 && st.st_dev == dev)
+		clean_dir(fd, path, dev); /* takes fd */
+	else
+		close(fd);
+}
+
+/* Cleans the directory open at dirfd (and closes it). */
+static void clean_dir(int dirfd, const char *dir, dev_t dev)
+{
+	struct dirent *d;
+	DIR *dp = fdopendir(dirfd);
+
+	if (!dp) {
+		warn("%s", dir);
+		close(dirfd);
+		tally.failed++;
+		return;
+	}
+	while ((d = readdir(dp)) != NULL) {
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			continue;
+		if (d->d_type == DT_DIR) {
+			if (opt.recursive)
+				descend(dirfd, dir, d->d_name, dev);
+			continue;
+		}
+		if (d->d_name[0] == '.' && !pidlock_is_temp_name(d->d_name))
+			continue;
+		clean_one(dirfd, dir, d->d_name);
+	}
+	closedir(dp);
+}
+
+static void clean_target(const char *arg)
+{
+	char path[PATH_MAX], *slash, *base;
+	struct stat st;
+	int fd;
+
+	if (resolve_lock_arg(arg, path, sizeof(path)) < 0)
+		errx(EX_USAGE, "%s: invalid lock name", arg);
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			warn("%s", path);
+			tally.failed++;
+			return;
+		}
+		clean_dir(fd, path, st.st_dev);
+		return;
+	}
+	slash = strrchr(path, '/');
+	base = slash ? slash + 1 : path;
+	if (slash)
+		*slash = '\0';
+	fd = open(slash ? (path[0] ? path : "/") : ".",
+		  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		warn("%s", path);
+		tally.failed++;
+		return;
+	}
+	clean_one(fd, slash ? (path[0] ? path : "/") : ".", base);
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	char dir[PATH_MAX];
+
+	setprogname(argv[0]);
+	parse_args(argc, argv);
+	if (opt.json)
+		printf("{\"files\":[");
+	if (optind == argc) {
+		if (pidlock_dir(dir, sizeof(dir)) < 0)
+			errx(EX_USAGE, "no lock directory");
+		clean_target(dir);
+	}
+	for (int i = optind; i < argc; i++)
+		clean_target(argv[i]);
+	if (opt.json)
+		printf("%s]}\n", tally.first_json ? "" : "\n");
+	if (fflush(stdout) != 0 || ferror(stdout))
+		err(EX_IOERR, "write error");
+	return tally.failed ? 1 : 0;
+}
