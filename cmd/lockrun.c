@@ -330,9 +330,11 @@ static struct pidlock *new_lock(const struct opts *o)
 		r = pidlock_new_fd(&lock, fd);
 	else
 		r = pidlock_new(&lock, o->path);
+	if (r == -EBADF) /* as flock(1): a failure to lock fd N */
+		errx(EX_DATAERR, "%d: %s", o->fd, strerror(EBADF));
 	if (r < 0)
-		errx(r == -EINVAL || r == -EBADF ? EX_USAGE : EX_NOINPUT, "%s: %s",
-		     o->name ? o->name : o->path ? o->path : "fd",
+		errx(r == -EINVAL ? EX_USAGE : EX_NOINPUT, "%s: %s",
+		     o->name ? o->name : o->path,
 		     r == -EINVAL ? "invalid lock name" : pidlock_strerror(r));
 	if (o->message && (r = pidlock_set_message(lock, o->message)) < 0)
 		errx(EX_USAGE, "invalid message: %s", pidlock_strerror(r));
@@ -473,7 +475,7 @@ static int64_t now_ms(void)
 
 struct watch {
 	int64_t term_at, kill_at; /* 0: not armed */
-	bool timed_out;
+	bool timed_out, killed;
 };
 
 /* The max-time timer: TERM (or --signal) at term_at, KILL at kill_at. */
@@ -493,6 +495,7 @@ static void on_deadline(const struct opts *o, pid_t child, struct watch *w)
 	} else if (w->kill_at && now >= w->kill_at) {
 		kill(child, SIGKILL);
 		w->kill_at = 0;
+		w->killed = true;
 	}
 }
 
@@ -513,8 +516,9 @@ static struct timespec *wait_left(const struct watch *w, struct timespec *ts)
 /* Forwards signals and enforces --max-time until the child exits. */
 static int supervise(const struct opts *o, pid_t child)
 {
-	struct watch w = { 0, 0, false };
+	struct watch w = { 0, 0, false, false };
 	struct timespec ts;
+	siginfo_t info;
 	sigset_t set;
 	int status;
 
@@ -527,12 +531,16 @@ static int supervise(const struct opts *o, pid_t child)
 			break;
 		if (p < 0 && errno != EINTR)
 			err(EX_OSERR, "waitpid");
-		int sig = sigtimedwait(&set, NULL, wait_left(&w, &ts));
+		int sig = sigtimedwait(&set, &info, wait_left(&w, &ts));
 		if (sig < 0)
 			on_deadline(o, child, &w);
-		else if (sig != SIGCHLD)
+		else if (sig != SIGCHLD && info.si_code != SI_KERNEL)
+			/* A terminal's signal (SI_KERNEL) already reached the
+			 * command, which shares our process group. */
 			kill(child, sig);
 	}
+	if (w.killed) /* as timeout(1): the KILL shows */
+		return 128 + SIGKILL;
 	if (w.timed_out)
 		return EX_TIMEOUT;
 	if (WIFSIGNALED(status))
@@ -581,7 +589,7 @@ static int unlock_fd(const struct opts *o)
 				       : flock(o->fd, LOCK_UN);
 
 	if (r < 0)
-		err(errno == EBADF ? EX_USAGE : EX_DATAERR, "%d", o->fd);
+		err(EX_DATAERR, "%d", o->fd);
 	return EX_OK;
 }
 
