@@ -110,7 +110,7 @@ int pidlock_clean_at(int dirfd, const char *name,
 	struct pidlock__how how = { false, false, 0, 0 };
 	struct stat st, dir;
 	bool kept_file = false;
-	int fd, r;
+	int fd, r, place;
 
 	if (!name || !info)
 		return -EINVAL;
@@ -120,8 +120,8 @@ int pidlock_clean_at(int dirfd, const char *name,
 	pidlock__info_from_stat(info, &st);
 	if (fstat(dirfd, &dir) < 0)
 		return -errno;
-	r = pidlock__check_place(&dir, &st, NULL, info);
-	if (r < 0 && r != -PIDLOCK_EOWNER)
+	place = pidlock__check_place(&dir, &st, NULL, info);
+	if (place < 0 && place != -PIDLOCK_EOWNER)
 		return keep(info, NULL);
 	fd = open_checked(dirfd, name, &st);
 	if (fd < 0)
@@ -136,8 +136,10 @@ int pidlock_clean_at(int dirfd, const char *name,
 		return keep(info, "locked");
 	}
 	r = judge_under_lock(fd, &st, pidlock_is_temp_name(name), info, &kept_file);
-	if (r == 0 && info->has_record &&
-	    pidlock__check_place(&dir, &st, &info->record, info) < 0)
+	/* An owner outside root and us is trusted only for its own record. */
+	if (r == 0 && place == -PIDLOCK_EOWNER &&
+	    pidlock__check_place(&dir, &st, info->has_record ? &info->record : NULL,
+				 info) < 0)
 		r = keep(info, NULL);
 	else if (r == 0 && kept_file)
 		r = keep(info, "kept lock file (no PID or keep=1); left in place");

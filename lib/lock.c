@@ -33,6 +33,7 @@ struct pidlock {
 	mode_t mode;
 	unsigned flags;    /* of the current acquisition */
 	struct pidlock__how how;
+	bool ranged;       /* pidlock_set_range() was called */
 	bool handed;       /* pidlock_update() named another process */
 	bool keep;         /* release truncates instead of unlinking */
 	bool has_record;   /* we wrote a record into the file */
@@ -158,7 +159,7 @@ int pidlock_set_range(struct pidlock *lock, off_t start, off_t len)
 		return -EINVAL;
 	lock->how.start = start;
 	lock->how.len = len;
-	lock->how.ofd = true;
+	lock->ranged = true;
 	return 0;
 }
 
@@ -740,8 +741,7 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 	if (lock->fd >= 0)
 		return -EALREADY;
 	pidlock__info_reset(&lock->holder);
-	if (flags & PIDLOCK_OFD)
-		lock->how.ofd = true;
+	lock->how.ofd = (flags & PIDLOCK_OFD) || lock->ranged;
 	if (lock->how.ofd)
 		flags |= PIDLOCK_NO_RECORD; /* records are a flock(2) protocol */
 	lock->how.shared = flags & PIDLOCK_SHARED;

@@ -92,8 +92,10 @@ static bool name_valid(const char *name)
 {
 	size_t len = strnlen(name, PIDLOCK_NAME_MAX + 1);
 
+	/* The temporary files' prefix is reserved: cleaners remove those. */
 	return len > 0 && len <= PIDLOCK_NAME_MAX && !strchr(name, '/') &&
-	       strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+	       strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
+	       strncmp(name, PIDLOCK_TMP_PREFIX, strlen(PIDLOCK_TMP_PREFIX)) != 0;
 }
 
 PIDLOCK_PUBLIC
