@@ -186,12 +186,24 @@ static int64_t boot_time(void)
 
 /*
  * The machine's facts change only across a reboot or a namespace switch,
- * so they are read once per process (a forked child may have unshared
- * its PID namespace, hence the PID key).
+ * so they are read once per process.  A forked child may live in a new PID
+ * namespace (its parent unshared one), even under the same PID number
+ * (PID 1 forking PID 1), so fork invalidates the cache as well.
  */
 static pthread_mutex_t self_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
 static struct pidlock__self self_cache;
 static pid_t self_cache_pid;
+
+static void forget_self(void)
+{
+	self_cache_pid = 0;
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, forget_self);
+}
 
 static int load_self(struct pidlock__self *self)
 {
@@ -217,6 +229,7 @@ int pidlock__self_info(struct pidlock__self *self)
 	struct utsname u;
 	int r = 0;
 
+	pthread_once(&self_once, watch_forks);
 	pthread_mutex_lock(&self_lock);
 	if (self_cache_pid != getpid()) {
 		r = load_self(&self_cache);
