@@ -533,9 +533,11 @@ static int break_stale(struct pidlock *lock, int dirfd, int oldfd)
 	for (int i = 0; !tmp[0] && i < 16; i++) {
 		random_name(tmp, sizeof(tmp));
 		r = link_fd(fd, dirfd, tmp);
-		if (r != -EEXIST)
+		if (r == 0)
 			break;
 		tmp[0] = '\0';
+		if (r != -EEXIST)
+			break;
 	}
 	if (!tmp[0])
 		r = r < 0 ? r : -EEXIST;
