@@ -45,6 +45,8 @@ struct pidlock__self {
 	uint64_t pidns;
 	long clock_ticks;
 	int64_t boot_time;  /* seconds since epoch, 0 when unknown */
+	pid_t pid;          /* this process */
+	uint64_t start_time; /* this process's start, ticks after boot */
 };
 
 /* record.c */

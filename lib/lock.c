@@ -188,27 +188,32 @@ const struct pidlock_info *pidlock_holder(const struct pidlock *lock)
 static int build_record(const struct pidlock *lock, struct pidlock_record *rec)
 {
 	struct pidlock__self self;
-	pid_t pid = lock->record_pid ? lock->record_pid : getpid();
 	char comm[256] = "";
+	pid_t pid;
 	int r;
 
 	memset(rec, 0, sizeof(*rec));
 	r = pidlock__self_info(&self);
 	if (r < 0)
 		return r;
+	pid = lock->record_pid ? lock->record_pid : self.pid;
 	rec->pid = pid;
-	rec->holder = getpid();
+	rec->holder = self.pid;
 	rec->version = 1;
 	strlcpy(rec->boot_id, self.boot_id, sizeof(rec->boot_id));
 	strlcpy(rec->host, self.host, sizeof(rec->host));
-	r = pidlock__proc_identity(pid, &rec->start_time, &rec->pidns, &rec->uid,
-				   comm, sizeof(comm));
-	if (r < 0)
+	if (pid == self.pid) { /* the common case: facts read once per process */
+		rec->start_time = self.start_time;
+		rec->pidns = self.pidns;
+		rec->uid = geteuid();
+	} else if ((r = pidlock__proc_identity(pid, &rec->start_time, &rec->pidns,
+					       &rec->uid, comm, sizeof(comm))) < 0) {
 		return r;
+	}
 	rec->time = time(NULL);
 	if (lock->comm[0])
 		strlcpy(rec->comm, lock->comm, sizeof(rec->comm));
-	else if (pid == getpid())
+	else if (pid == self.pid)
 		strlcpy(rec->comm, getprogname(), sizeof(rec->comm));
 	else
 		strlcpy(rec->comm, comm, sizeof(rec->comm));

@@ -221,7 +221,8 @@ static int load_self(struct pidlock__self *self)
 	self->pidns = pidns_of("/proc/self/ns/pid");
 	self->clock_ticks = sysconf(_SC_CLK_TCK);
 	self->boot_time = boot_time();
-	return 0;
+	self->pid = getpid();
+	return stat_of(self->pid, &(char){ 0 }, &self->start_time);
 }
 
 int pidlock__self_info(struct pidlock__self *self)
