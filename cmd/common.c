@@ -195,6 +195,41 @@ int resolve_lock_arg(const char *arg, char *buf, size_t size)
 	return pidlock_name_path(arg, buf, size);
 }
 
+/*
+ * An inode created with O_TMPFILE and linked in later keeps the name
+ * "/dir/#12345 (deleted)" in /proc/PID/fd: look the inode up in /dir.
+ */
+static int name_in_dir(char *path, dev_t dev, ino_t ino, size_t size)
+{
+	static const char deleted[] = " (deleted)";
+	size_t len = strlen(path), dl = sizeof(deleted) - 1;
+	char *slash = strrchr(path, '/');
+	struct dirent *d;
+	struct stat st;
+	DIR *dp;
+	int found = -1;
+
+	if (len < dl || strcmp(path + len - dl, deleted) != 0)
+		return 0;
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	if (!(dp = opendir(path[0] ? path : "/")))
+		return -1;
+	while (found < 0 && (d = readdir(dp)) != NULL)
+		if (fstatat(dirfd(dp), d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_dev == dev && st.st_ino == ino) {
+			size_t dirlen = strlen(path);
+			if (dirlen + 1 + strlen(d->d_name) < size) {
+				path[dirlen] = '/';
+				strcpy(path + dirlen + 1, d->d_name);
+				found = 0;
+			}
+		}
+	closedir(dp);
+	return found;
+}
+
 int find_locked_path(pid_t pid, dev_t dev, ino_t ino, char *buf, size_t size)
 {
 	char dir[32], link[300];
@@ -218,7 +253,7 @@ int find_locked_path(pid_t pid, dev_t dev, ino_t ino, char *buf, size_t size)
 		n = readlink(link, buf, size - 1);
 		if (n > 0) {
 			buf[n] = '\0';
-			found = 0;
+			found = name_in_dir(buf, dev, ino, size);
 		}
 	}
 	closedir(dp);

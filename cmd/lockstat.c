@@ -168,7 +168,14 @@ static void parse_args(struct opts *o, int argc, char **argv)
 		case 'q': o->quiet = true; break;
 		case 'a': o->all = true; break;
 		case 'w':
-			o->watch_ms = optarg ? duration_or_die(optarg, "interval") : 2000;
+			/* "-w 100ms" as well as "-w100ms": a next word that is a
+			 * duration is the interval, not a lock name. */
+			if (!optarg && optind < argc &&
+			    parse_duration(argv[optind], &o->watch_ms) == 0)
+				optind++;
+			else
+				o->watch_ms = optarg ? duration_or_die(optarg, "interval")
+						     : 2000;
 			if (o->watch_ms <= 0)
 				errx(EX_USAGE, "the watch interval must be positive");
 			break;
@@ -483,16 +490,29 @@ static int lsb_status(const struct pidlock_info *i)
 	}
 }
 
-/* The PID of the process that holds the lock now, if it can be trusted. */
+/* Is the record's PID a PID in our namespace? */
+static bool record_pid_is_ours(const struct pidlock_info *i)
+{
+	struct stat ns;
+
+	return !i->has_record || (stat("/proc/self/ns/pid", &ns) == 0 &&
+				  (uint64_t)ns.st_ino == i->record.pidns);
+}
+
+/*
+ * The PID of the process that holds the lock now, if it can be trusted:
+ * never one from a stale or reused file, from another PID namespace, or
+ * PID 1 from a plain pidfile (kill "$(lockstat --pid F)" must not hit init).
+ */
 static pid_t live_pid(const struct pidlock_info *i)
 {
-	if (i->state == PIDLOCK_STATE_LIVE && i->pid)
+	if (i->state == PIDLOCK_STATE_LIVE && i->pid && record_pid_is_ours(i))
 		return i->pid;
 	if (held(i))
 		for (unsigned k = 0; k < i->nholders; k++)
 			if (!i->holders[k].waiting && i->holders[k].pid > 0)
 				return i->holders[k].pid;
-	if (i->state == PIDLOCK_STATE_FOREIGN)
+	if (i->state == PIDLOCK_STATE_FOREIGN && i->pid > 1)
 		return i->pid;
 	return 0;
 }

@@ -1,0 +1,914 @@
+#!/bin/bash
+# lockstat(1): every state with real processes, the LSB codes of --status,
+# --pid, the JSON schema, column selection, the bad-input set, plain
+# pidfiles of start-stop-daemon and libbsd, and the property that matters
+# most: lockstat never takes a lock it inspects.
+. "$(dirname "$0")/lib.sh"
+
+FLOCK=/usr/bin/flock # util-linux flock(1), not build/flock
+PY=$(command -v python3 || true)
+NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+
+# --- helpers ---------------------------------------------------------------
+
+# Every test starts here: its lock directory is $L, and whatever it
+# started (listed in $T/.pids) is killed, by PID, when it ends.
+setup() {
+	trap cleanup EXIT
+	L=$T/locks
+	mkdir -p "$L"
+	export PIDLOCK_DIR=$L
+}
+cleanup() {
+	local p
+	[ -f "$T/.pids" ] || return 0
+	while read -r p; do kill -9 "$p" 2>/dev/null; done <"$T/.pids"
+	return 0
+}
+remember() { echo "$1" >>"$T/.pids"; }
+
+# spawn PIDFILE CMD...: runs CMD in the background, outside this shell's
+# job table (no "Killed" notices), and writes its PID to PIDFILE.
+spawn() {
+	local f=$1
+	shift
+	("$@" </dev/null >/dev/null 2>&1 &
+	 echo $! >"$f"; echo $! >>"$T/.pids")
+}
+
+# The record in $1 is complete and its line 1 names the PID in file $2
+# (lockrun first records itself, then rewrites line 1 to the command).
+record_ready() {
+	[ -s "$2" ] && [ "$(head -n1 "$1" 2>/dev/null)" = "$(cat "$2")" ] &&
+		tail -n1 "$1" 2>/dev/null | grep -q '^sum='
+}
+# The process is gone (or a zombie waiting for a reaper).
+gone() {
+	[ ! -e "/proc/$1" ] ||
+		[ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" = Z ]
+}
+
+# expect_state FILE STATE [REASON-ERE]
+expect_state() {
+	run lockstat -n -o STATE,REASON "$1"
+	[ "$status" = 0 ] || { fail "lockstat $1: exit $status ($err)"; return 1; }
+	local st=${out%% *} why=${out#* }
+	[ "$st" = "$2" ] || { fail "$1: state '$st' ($why), expected $2"; return 1; }
+	[ -z "${3:-}" ] || printf '%s\n' "$why" | grep -Eq -- "$3" ||
+		fail "$1: reason '$why' does not match /$3/"
+}
+# expect_col FILE COLUMN VALUE: one cell, padding removed
+expect_col() {
+	run lockstat -n -o "$2" "$1"
+	out=$(printf '%s' "$out" | sed 's/^ *//; s/ *$//')
+	[ "$status" = 0 ] && [ "$out" = "$3" ] ||
+		fail "$1: $2 '$out' (exit $status), expected '$3'"
+}
+# expect_lsb FILE CODE: --status prints nothing and exits CODE
+expect_lsb() {
+	run lockstat --status "$1"
+	[ "$status" = "$2" ] || fail "--status $1: exit $status, expected $2 ($err)"
+	[ -z "$out$err" ] || fail "--status $1 printed '$out' '$err'"
+}
+expect_pid() {
+	run lockstat --pid "$1"
+	[ "$status" = 0 ] && [ "$out" = "$2" ] ||
+		fail "--pid $1: exit $status, stdout '$out', expected $2 ($err)"
+}
+# --pid refuses: exit 1, nothing on stdout, the reason on stderr
+expect_no_pid() {
+	run lockstat --pid "$1"
+	[ "$status" = 1 ] && [ -z "$out" ] ||
+		fail "--pid $1: exit $status, stdout '$out', expected exit 1 and nothing"
+	[ -n "$err" ] || fail "--pid $1: no reason on stderr"
+}
+
+need_python() { [ -n "$PY" ] || { skip_test "python3 missing"; return 1; }; }
+
+# FNV-1a 32 of stdin, as in pidlock(5).
+fnv1a() {
+	"$PY" -c 'import sys
+h = 0x811c9dc5
+for b in sys.stdin.buffer.read():
+    h = ((h ^ b) * 0x01000193) & 0xffffffff
+print("%08x" % h)'
+}
+# record PID BOOT HOST [LINE...]: a version 1 record with a correct sum.
+record() {
+	local pid=$1 boot=$2 host=$3 body
+	shift 3
+	body=$(printf '%s\npidlock 1\nboot=%s\nstart=1\npidns=1\nuid=0\nhost=%s\ntime=1700000000\ncomm=remoted\n' \
+		"$pid" "$boot" "$host"; for l in "$@"; do printf '%s\n' "$l"; done)
+	printf '%s\nsum=%s\n' "$body" "$(printf '%s\n' "$body" | fnv1a)"
+}
+OTHER_BOOT=00000000-1111-2222-3333-444444444444
+
+# json_check KEYS: stdin must be {"locks":[...]} whose objects have exactly
+# KEYS (comma-separated, in order) with the documented types.  Prints one
+# line per lock: path state pid holder-pids.
+json_check() {
+	"$PY" -c '
+import json, sys
+keys = sys.argv[1].split(",")
+d = json.load(sys.stdin)
+assert isinstance(d, dict) and list(d) == ["locks"], "top level: %r" % (d,)
+assert isinstance(d["locks"], list)
+def opt(v, t): return v is None or (isinstance(v, t) and not isinstance(v, bool))
+for o in d["locks"]:
+    assert list(o) == keys, "keys %r, expected %r" % (list(o), keys)
+    for k, v in o.items():
+        if k in ("path", "state"):
+            assert isinstance(v, str) and v, (k, v)
+        elif k in ("command", "host", "message", "mode", "type", "boot", "reason"):
+            assert opt(v, str), (k, v)
+        elif k in ("pid", "uid", "holder", "owner", "size", "inode", "since", "age"):
+            assert opt(v, int), (k, v)
+        elif k == "holders":
+            assert isinstance(v, list), (k, v)
+            for h in v:
+                assert list(h) == ["pid", "uid", "mode", "kind", "waiting"], h
+                assert opt(h["pid"], int) and h["pid"] is not None, h
+                assert opt(h["uid"], int), h
+                assert h["mode"] in ("WRITE", "READ"), h
+                assert h["kind"] in ("flock", "posix"), h
+                assert isinstance(h["waiting"], bool), h
+        else:
+            raise AssertionError("unexpected key " + k)
+    if "holders" in o:
+        print(o.get("path"), o.get("state"), o.get("pid"),
+              ",".join(str(h["pid"]) for h in o["holders"]) or "-")
+' "$1"
+}
+
+# A lock held by lockrun running CMD: sets $lr (lockrun) and $cmd (the
+# command, whose PID the record names once lockrun updated it).
+hold() {
+	local f=$1
+	shift
+	rm -f "$T/ready"
+	spawn "$T/lr.pid" lockrun "$@" "$f" sh -c 'echo $$ >"$1"; exec sleep 30' sh "$T/ready"
+	wait_until record_ready "$f" "$T/ready" || return 1
+	lr=$(cat "$T/lr.pid") cmd=$(cat "$T/ready")
+	remember "$cmd"
+}
+
+# --- states ----------------------------------------------------------------
+
+t_live() {
+	setup
+	hold "$L/job.lock" -m "nightly backup" || return 1
+	expect_state "$L/job.lock" live "held by PID $cmd"
+	expect_col "$L/job.lock" PID "$cmd"
+	expect_col "$L/job.lock" HOLDERS "$lr"
+	expect_col "$L/job.lock" COMMAND sh
+	expect_col "$L/job.lock" HOST "$(uname -n)"
+	expect_col "$L/job.lock" MESSAGE "nightly backup"
+	expect_col "$L/job.lock" TYPE pidlock
+	expect_col "$L/job.lock" MODE WRITE
+	expect_col "$L/job.lock" HOLDER "$lr"
+	expect_lsb "$L/job.lock" 0
+	expect_pid "$L/job.lock" "$cmd"
+}
+
+# The command forks a child that keeps the lock after everyone else exits.
+t_live_inherited() {
+	setup
+	run lockrun -N x sh -c 'sleep 30 </dev/null >/dev/null 2>&1 & echo $! >"$1"; exit 0' sh "$T/child"
+	expect_status 0
+	child=$(cat "$T/child")
+	remember "$child"
+	wait_until is_locked "$L/x.lock" || return 1
+	dead=$(head -n1 "$L/x.lock")
+	[ "$dead" != "$child" ] || fail "the record names the child itself"
+	expect_state "$L/x.lock" live-inherited "PID $dead is gone"
+	expect_col "$L/x.lock" PID "$dead"
+	expect_col "$L/x.lock" HOLDERS "$child"
+	expect_lsb "$L/x.lock" 0
+	expect_pid "$L/x.lock" "$child"
+	expect_pid x "$child"
+}
+
+t_stale() {
+	setup
+	hold "$L/s.lock" || return 1
+	kill -9 "$lr" "$cmd"
+	wait_until gone "$lr" && wait_until gone "$cmd" || return 1
+	expect_state "$L/s.lock" stale "holder $cmd is (dead|a zombie)"
+	expect_col "$L/s.lock" PID "$cmd"
+	expect_col "$L/s.lock" HOLDERS ""
+	# With no message in the record, the MESSAGE column says why.
+	run lockstat -n -o MESSAGE "$L/s.lock"
+	expect_out_match "^\(holder $cmd is (dead|a zombie)\)\$"
+	expect_lsb "$L/s.lock" 1
+	expect_no_pid "$L/s.lock"
+}
+
+t_stale_previous_boot() {
+	setup
+	need_python || return 0
+	record 4242 "$OTHER_BOOT" "$(uname -n)" >"$L/old.lock"
+	expect_state "$L/old.lock" stale "before the last boot"
+	expect_lsb "$L/old.lock" 1
+	expect_no_pid "$L/old.lock"
+}
+
+# A PID reused by another process: forced inside a fresh PID namespace by
+# setting ns_last_pid so that the next fork gets the dead holder's PID.
+t_reused() {
+	setup
+	need_root || return 0
+	cat >"$T/ns.sh" <<'EOF'
+F=$1 O=$2
+lockrun "$F" sleep 30 >/dev/null 2>&1 &
+lr=$! i=0
+until [ -s "$F" ] && p=$(head -n1 "$F") && [ "$p" != "$lr" ] &&
+	tail -n1 "$F" | grep -q '^sum='; do
+	i=$((i + 1)); [ $i -lt 1000 ] || { echo "no record" >"$O/ns.err"; exit 1; }
+	sleep 0.01
+done
+kill -9 "$lr" "$p"
+wait
+i=0
+while [ -e "/proc/$p" ]; do
+	i=$((i + 1)); [ $i -lt 1000 ] || { echo "$p lingers" >"$O/ns.err"; exit 1; }
+	sleep 0.01
+done
+echo $((p - 1)) >/proc/sys/kernel/ns_last_pid
+sleep 30 >/dev/null 2>&1 &
+echo "$p $!" >"$O/ns.pids"
+lockstat -n -o STATE,REASON "$F" >"$O/ns.state" 2>&1
+lockstat --status "$F"; echo $? >"$O/ns.status"
+lockstat --pid "$F" >"$O/ns.pid.out" 2>/dev/null; echo $? >"$O/ns.pid.rc"
+kill $!
+EOF
+	run unshare --pid --fork --kill-child --mount-proc bash "$T/ns.sh" "$L/r.lock" "$T"
+	expect_status 0
+	[ ! -s "$T/ns.err" ] || { fail "$(cat "$T/ns.err")"; return 1; }
+	[ -s "$T/ns.pids" ] || { fail "the namespace script did not run: $err"; return 1; }
+	read -r old new <"$T/ns.pids"
+	[ "$old" = "$new" ] || { fail "PID $old not reused (got $new)"; return 1; }
+	grep -Eq "^reused PID $old now belongs to another process" "$T/ns.state" ||
+		fail "inside the namespace: '$(cat "$T/ns.state")', expected reused"
+	[ "$(cat "$T/ns.status")" = 1 ] || fail "--status: $(cat "$T/ns.status"), expected 1"
+	[ "$(cat "$T/ns.pid.rc")" = 1 ] && [ ! -s "$T/ns.pid.out" ] ||
+		fail "--pid printed '$(cat "$T/ns.pid.out")', exit $(cat "$T/ns.pid.rc")"
+	# Seen from outside, the holder's namespace cannot be checked.
+	expect_state "$L/r.lock" stale "another PID namespace"
+}
+
+# A plain pidfile naming a process that started before it was written.
+t_foreign() {
+	setup
+	spawn "$T/sp" sleep 30
+	sp=$(cat "$T/sp")
+	echo "$sp" >"$L/daemon.pid"
+	expect_state "$L/daemon.pid" foreign "process $sp is alive"
+	expect_col "$L/daemon.pid" TYPE plain
+	expect_col "$L/daemon.pid" PID "$sp"
+	expect_col "$L/daemon.pid" HOLDERS ""
+	expect_lsb "$L/daemon.pid" 0
+	expect_pid "$L/daemon.pid" "$sp"
+	# Anything may follow line 1 (PostgreSQL's postmaster.pid).
+	printf '%s\n/var/lib/pg\n1700000000\n' "$sp" >"$L/postmaster.pid"
+	expect_state "$L/postmaster.pid" foreign
+}
+
+# A plain pidfile written before its PID's current process started.
+t_reused_plain() {
+	setup
+	now=$(date +%s)
+	btime=$(awk '/^btime/ {print $2}' /proc/stat)
+	[ $((now - btime)) -gt 120 ] || { skip_test "booted less than 2 minutes ago"; return 0; }
+	spawn "$T/sp" sleep 30
+	sp=$(cat "$T/sp")
+	echo "$sp" >"$L/old.pid"
+	touch -d "@$((now - 60))" "$L/old.pid"
+	expect_state "$L/old.pid" reused "started after the file was written"
+	expect_lsb "$L/old.pid" 1
+	expect_no_pid "$L/old.pid"
+}
+
+t_free() {
+	setup
+	: >"$L/empty.lock"
+	expect_state "$L/empty.lock" free "empty"
+	expect_col "$L/empty.lock" TYPE flock
+	expect_lsb "$L/empty.lock" 3
+	expect_no_pid "$L/empty.lock"
+	echo hello >"$L/text.lock"
+	expect_state "$L/text.lock" free "no PID"
+	expect_lsb "$L/text.lock" 3
+	# A flock(1) lock file is live while flock holds it; --pid names flock.
+	spawn "$T/fl" "$FLOCK" -F "$L/empty.lock" sleep 30
+	wait_until is_locked "$L/empty.lock" || return 1
+	fl=$(cat "$T/fl")
+	expect_state "$L/empty.lock" live "locked"
+	expect_col "$L/empty.lock" HOLDERS "$fl"
+	expect_lsb "$L/empty.lock" 0
+	expect_pid "$L/empty.lock" "$fl"
+}
+
+t_missing() {
+	setup
+	expect_lsb "$L/nothere.lock" 3
+	expect_no_pid "$L/nothere.lock"
+	expect_lsb nothere 3
+}
+
+t_remote() {
+	setup
+	need_python || return 0
+	[ "$(printf '' | fnv1a) $(printf a | fnv1a)" = "811c9dc5 e40c292c" ] ||
+		{ fail "the test's FNV-1a is wrong"; return 1; }
+	record 4242 "$OTHER_BOOT" far.example "msg=on the other side" >"$L/r.lock"
+	expect_state "$L/r.lock" remote "far.example"
+	expect_col "$L/r.lock" HOST far.example
+	expect_col "$L/r.lock" PID 4242
+	expect_col "$L/r.lock" COMMAND remoted
+	expect_col "$L/r.lock" MESSAGE "on the other side"
+	expect_lsb "$L/r.lock" 4
+	expect_no_pid "$L/r.lock"
+}
+
+t_corrupt() {
+	setup
+	need_python || return 0
+	printf '\001\002\377junk\000\n' >"$L/junk.pid"
+	echo 42abc >"$L/abc.pid"
+	record 4242 "$OTHER_BOOT" far.example | sed 's/^sum=.*/sum=00000000/' >"$L/badsum.lock"
+	record 4242 "$OTHER_BOOT" far.example | sed '/^sum=/d' >"$L/nosum.lock"
+	echo 0 >"$L/zero.pid"
+	echo -1 >"$L/minus1.pid"
+	echo 99999999999 >"$L/huge.pid"
+	expect_state "$L/junk.pid" corrupt "binary"
+	expect_state "$L/abc.pid" corrupt "not a valid PID"
+	expect_state "$L/badsum.lock" corrupt "checksum"
+	expect_state "$L/nosum.lock" corrupt "sum"
+	expect_state "$L/zero.pid" corrupt "not a valid PID"
+	expect_state "$L/minus1.pid" corrupt "not a valid PID"
+	expect_state "$L/huge.pid" corrupt "not a valid PID"
+	for f in junk.pid abc.pid badsum.lock nosum.lock zero.pid minus1.pid huge.pid; do
+		expect_lsb "$L/$f" 4
+		expect_no_pid "$L/$f"
+		expect_col "$L/$f" PID ""
+	done
+	# The reason is shown where a message would be.
+	expect_col "$L/badsum.lock" MESSAGE "(checksum mismatch)"
+}
+
+# PID 1 is alive and older than any file, so the start-time rule cannot
+# prove anything; a pidfile saying "1" is bad input (issue 4), and
+# kill "$(lockstat --pid F)" must never signal init.
+t_pid_one() {
+	setup
+	echo 1 >"$L/one.pid"
+	run lockstat -n -o STATE,REASON "$L/one.pid"
+	expect_status 0
+	judged=$out
+	run lockstat --pid "$L/one.pid"
+	[ "$status" = 1 ] && [ -z "$out" ] ||
+		fail "--pid printed '$out' (exit $status) for a pidfile saying 1, judged '$judged'"
+}
+
+t_unsafe() {
+	setup
+	printf '4242\nSECRET-CONTENT\n' >"$T/secret"
+	ln -s /etc/shadow "$L/shadow.pid"
+	ln -s "$T/secret" "$L/secret.pid"
+	mkfifo "$L/fifo.pid"
+	echo 4242 >"$L/hard1.pid"
+	ln "$L/hard1.pid" "$L/hard2.pid"
+	echo 4242 >"$L/open.pid"
+	chmod 666 "$L/open.pid"
+	expect_state "$L/shadow.pid" unsafe "symbolic link"
+	expect_state "$L/secret.pid" unsafe "symbolic link"
+	expect_state "$L/fifo.pid" unsafe "FIFO"
+	expect_state "$L/hard1.pid" unsafe "2 hard links"
+	expect_state "$L/hard2.pid" unsafe "2 hard links"
+	expect_state "$L/open.pid" unsafe "world-writable"
+	if [ -n "$PY" ]; then
+		"$PY" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$L/sock.pid"
+		expect_state "$L/sock.pid" unsafe "socket"
+	fi
+	for f in shadow.pid secret.pid fifo.pid hard1.pid open.pid; do
+		expect_lsb "$L/$f" 4
+		expect_no_pid "$L/$f"
+	done
+	# Never followed: nothing of the targets shows, in any output form.
+	for args in "" "--output-all" "-J --output-all" "-r --output-all"; do
+		# shellcheck disable=SC2086
+		run lockstat $args "$L"
+		expect_status 0
+		case "$out$err" in
+		*SECRET* | *root:*) fail "lockstat $args shows the content of a target: $out" ;;
+		esac
+	done
+	# No PID of an unsafe file is believed.
+	[ -z "$PY" ] && return 0
+	run lockstat -J -o PATH,STATE,PID "$L"
+	printf '%s' "$out" | "$PY" -c '
+import json, sys
+for o in json.load(sys.stdin)["locks"]:
+    assert o["state"] == "unsafe" and o["pid"] is None, o
+' || fail "unsafe files with a PID: $out"
+}
+
+# Files this user cannot read are "unknown", with the reason.
+t_unknown() {
+	setup
+	need_root || return 0
+	echo 4242 >"$L/secret.pid"
+	chmod 600 "$L/secret.pid"
+	run $NOBODY lockstat -n -o STATE,REASON "$L/secret.pid"
+	expect_status 0
+	expect_out "unknown Permission denied"
+	run $NOBODY lockstat --status "$L/secret.pid"
+	expect_status 4
+	run $NOBODY lockstat --pid "$L/secret.pid"
+	expect_status 1
+	expect_out ""
+	run $NOBODY lockstat -n -r -o STATE "$L"
+	expect_out "unknown"
+	# A directory it cannot list: exit 1, with the reason.
+	mkdir -m 700 "$T/private"
+	run $NOBODY lockstat "$T/private"
+	expect_status 1
+	expect_err_match "Permission denied"
+}
+
+# A lock taken in another PID namespace: live while held, and --pid names a
+# process of this namespace, not the PID the record has in its own.
+t_other_pidns() {
+	setup
+	need_root || return 0
+	rm -f "$T/ready"
+	spawn "$T/un" unshare --pid --fork --kill-child --mount-proc \
+		lockrun "$L/ns.lock" sh -c 'echo $$ >"$1"; exec sleep 30' sh "$T/ready"
+	wait_until record_ready "$L/ns.lock" "$T/ready" || return 1
+	ns=$(sed -n 's/^pidns=//p' "$L/ns.lock")
+	[ "$ns" != "$(stat -L -c %i /proc/self/ns/pid)" ] || { fail "same namespace"; return 1; }
+	expect_state "$L/ns.lock" live
+	expect_lsb "$L/ns.lock" 0
+	run lockstat -n -o HOLDERS "$L/ns.lock"
+	h=$(printf '%s' "$out" | tr -d ' ')
+	[ -n "$h" ] && [ "$(stat -L -c %i "/proc/$h/ns/pid" 2>/dev/null)" = "$ns" ] ||
+		fail "HOLDERS '$h' is not the holder in the other namespace"
+	run lockstat --pid "$L/ns.lock"
+	expect_status 0
+	[ -n "$out" ] && [ "$(stat -L -c %i "/proc/$out/ns/pid" 2>/dev/null)" = "$ns" ] ||
+		fail "--pid printed '$out' ($(cat "/proc/$out/comm" 2>/dev/null)), the record's PID in the other namespace, not a holder of the lock (kernel holder: $h)"
+}
+
+# --- bad input that must not hang or be read -------------------------------
+
+t_sparse_1g() {
+	setup
+	truncate -s 1G "$L/big.pid"
+	t0=$(date +%s%N)
+	run lockstat -n -o STATE,REASON "$L/big.pid"
+	t1=$(date +%s%N)
+	expect_status 0
+	case $out in
+	"corrupt "?* | "free "?*) ;;
+	*) fail "1 GiB file: '$out', expected corrupt or free with a reason" ;;
+	esac
+	[ $(((t1 - t0) / 1000000)) -lt 3000 ] || fail "took $(((t1 - t0) / 1000000)) ms"
+	expect_lsb "$L/big.pid" 4
+	expect_no_pid "$L/big.pid"
+	# Read at most a record's worth: the kernel counts the bytes read.
+	if [ -r /proc/self/io ]; then
+		run sh -c 'lockstat "$1" >/dev/null; exec cat /proc/self/io' sh "$L/big.pid"
+		rchar=$(printf '%s\n' "$out" | awk '/^rchar:/ {print $2}')
+		[ -n "$rchar" ] && [ "$rchar" -lt 16777216 ] ||
+			fail "lockstat read $rchar bytes for a 1 GiB file"
+	fi
+}
+
+# --- plain pidfiles of other programs --------------------------------------
+
+t_start_stop_daemon() {
+	setup
+	command -v start-stop-daemon >/dev/null || { skip_test "start-stop-daemon missing"; return 0; }
+	run start-stop-daemon --start --background --make-pidfile \
+		--pidfile "$L/ssd.pid" --exec /bin/sleep -- 30
+	expect_status 0
+	wait_until grep -Eqx '[0-9]+' "$L/ssd.pid" || return 1
+	pid=$(cat "$L/ssd.pid")
+	remember "$pid"
+	expect_state "$L/ssd.pid" foreign "process $pid is alive"
+	expect_col "$L/ssd.pid" TYPE plain
+	expect_lsb "$L/ssd.pid" 0
+	expect_pid "$L/ssd.pid" "$pid"
+}
+
+t_libbsd_pidfile() {
+	setup
+	command -v cc >/dev/null || { skip_test "no C compiler"; return 0; }
+	cat >"$T/pf.c" <<'EOF'
+#include <bsd/libutil.h>
+#include <stdio.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	struct pidfh *pf;
+	pid_t other;
+	char c;
+
+	if (argc != 2 || !(pf = pidfile_open(argv[1], 0644, &other)) ||
+	    pidfile_write(pf) < 0) {
+		perror("pidfile");
+		return 1;
+	}
+	while (read(0, &c, 1) > 0)
+		;
+	pidfile_remove(pf);
+	return 0;
+}
+EOF
+	cc -x c - -lbsd -o "$T/pf" <"$T/pf.c" 2>"$T/cc.err" ||
+		{ skip_test "libbsd missing: $(head -n1 "$T/cc.err")"; return 0; }
+	mkfifo "$T/in"
+	spawn "$T/pf.pid" sh -c 'exec "$1" "$2" <"$3"' sh "$T/pf" "$L/bsd.pid" "$T/in"
+	exec 7>"$T/in"
+	pid=$(cat "$T/pf.pid")
+	wait_until [ "$(cat "$L/bsd.pid" 2>/dev/null)" = "$pid" ] || return 1
+	wait_until is_locked "$L/bsd.pid" || return 1
+	expect_state "$L/bsd.pid" live
+	expect_col "$L/bsd.pid" TYPE plain
+	expect_col "$L/bsd.pid" PID "$pid"
+	expect_col "$L/bsd.pid" HOLDERS "$pid"
+	expect_lsb "$L/bsd.pid" 0
+	expect_pid "$L/bsd.pid" "$pid"
+	exec 7>&-
+	wait_until [ ! -e "$L/bsd.pid" ]
+}
+
+# --- LSB codes in one place ------------------------------------------------
+
+t_status_codes() {
+	setup
+	hold "$L/live.lock" || return 1
+	spawn "$T/sp" sleep 30
+	cat "$T/sp" >"$L/foreign.pid"
+	: >"$L/free.lock"
+	echo 42abc >"$L/corrupt.pid"
+	mkfifo "$L/fifo.pid"
+	expect_lsb "$L/live.lock" 0
+	expect_lsb "$L/foreign.pid" 0
+	expect_lsb "$L/free.lock" 3
+	expect_lsb "$L/none.lock" 3
+	expect_lsb "$L/corrupt.pid" 4
+	expect_lsb "$L/fifo.pid" 4
+	kill -9 "$lr" "$cmd"
+	wait_until gone "$cmd" || return 1
+	expect_lsb "$L/live.lock" 1
+	# -q is accepted with --status
+	run lockstat -q --status "$L/free.lock"
+	expect_status 3
+	expect_out ""
+}
+
+# --- output ----------------------------------------------------------------
+
+t_table_default() {
+	setup
+	hold "$L/a.lock" -m "first lock" || return 1
+	: >"$L/b.lock"
+	run lockstat
+	expect_status 0
+	hdr=$(printf '%s\n' "$out" | head -n1 | tr -s ' ' | sed 's/ $//')
+	[ "$hdr" = "PATH STATE PID COMMAND SINCE AGE HOST HOLDERS MESSAGE" ] ||
+		fail "header '$hdr'"
+	[ "$(printf '%s\n' "$out" | wc -l)" = 3 ] || fail "rows: $out"
+	printf '%s\n' "$out" | sed -n 2p | grep -Eq "^$L/a\\.lock +live +$cmd +sh +[0-9:]{8} +[0-9]+s +$(uname -n) +$lr +first lock\$" ||
+		fail "row '$(printf '%s\n' "$out" | sed -n 2p)'"
+	printf '%s\n' "$out" | sed -n 3p | grep -Eq "^$L/b\\.lock +free *\$" ||
+		fail "row '$(printf '%s\n' "$out" | sed -n 3p)'"
+}
+
+t_columns() {
+	setup
+	: >"$L/b.lock"
+	run lockstat -o PATH,STATE
+	expect_status 0
+	[ "$(printf '%s\n' "$out" | tr -s ' ')" = "PATH STATE
+$L/b.lock free" ] || fail "-o PATH,STATE: '$out'"
+	run lockstat -o path,state
+	[ "$(printf '%s\n' "$out" | head -n1 | tr -s ' ')" = "PATH STATE" ] || fail "lower case: '$out'"
+	run lockstat -o PATH,STATE -o +TYPE,REASON
+	[ "$(printf '%s\n' "$out" | head -n1 | tr -s ' ')" = "PATH STATE TYPE REASON" ] || fail "-o +LIST: '$out'"
+	run lockstat --output-all
+	expect_status 0
+	[ "$(printf '%s\n' "$out" | head -n1 | tr -s ' ' | sed 's/ $//')" = \
+		"PATH STATE PID COMMAND SINCE AGE HOST HOLDERS MESSAGE MODE TYPE UID BOOT REASON HOLDER OWNER SIZE INODE" ] ||
+		fail "--output-all header: '$(printf '%s\n' "$out" | head -n1)'"
+	run lockstat -n -o PATH,STATE
+	[ "$(printf '%s' "$out" | tr -s ' ')" = "$L/b.lock free" ] || fail "-n: '$out'"
+	run lockstat -o NOPE
+	expect_status 64
+	expect_err_match "unknown column: NOPE"
+	# -n with nothing to list prints nothing at all.
+	mkdir "$T/empty"
+	run lockstat -n "$T/empty"
+	expect_status 0
+	expect_out ""
+	run lockstat "$T/empty"
+	expect_out_match "^PATH +STATE"
+}
+
+t_raw() {
+	setup
+	hold "$L/my lock.lock" -m 'two words\here' || return 1
+	run lockstat -r -n -o PATH,MESSAGE,HOLDERS,REASON "$L/my lock.lock"
+	expect_status 0
+	expect_out "$L/my\\x20lock.lock two\\x20words\\x5chere $lr held\\x20by\\x20PID\\x20$cmd"
+	: >"$L/free.lock"
+	run lockstat -r -n -o PATH,PID,COMMAND "$L/free.lock"
+	expect_out "$L/free.lock - -"
+	run lockstat -r -o PATH,STATE "$L/free.lock"
+	expect_out "PATH STATE
+$L/free.lock free"
+}
+
+t_truncate() {
+	setup
+	msg=abcdefghij0123456789ABCDEFGHIJ0123456789klmnopqrst
+	hold "$L/m.lock" -m "$msg" || return 1
+	run lockstat -n -o MESSAGE "$L/m.lock"
+	expect_out "${msg:0:37}..."
+	run lockstat -u -n -o MESSAGE "$L/m.lock"
+	expect_out "$msg"
+	run lockstat --notruncate -n -o STATE,MESSAGE "$L/m.lock"
+	expect_out "live $msg"
+	# The default table truncates too; JSON never does.
+	run lockstat
+	expect_out_match " ${msg:0:37}\\.\\.\\.\$"
+	run lockstat -J -o MESSAGE
+	expect_out_match "\"message\":\"$msg\""
+}
+
+t_json() {
+	setup
+	need_python || return 0
+	hold "$L/live.lock" -m 'say "hi"' || return 1
+	: >"$L/free.lock"
+	echo 42abc >"$L/bad.pid"
+	mkfifo "$L/fifo.pid"
+	keys=path,state,pid,command,since,age,host,holders,message
+	run lockstat -J
+	expect_status 0
+	printf '%s' "$out" | "$PY" -c 'import json,sys; json.load(sys.stdin)' ||
+		{ fail "not JSON: $out"; return 1; }
+	summary=$(printf '%s' "$out" | json_check "$keys" 2>&1) || { fail "schema: $summary"; return 1; }
+	[ "$summary" = "$L/bad.pid corrupt None -
+$L/fifo.pid unsafe None -
+$L/free.lock free None -
+$L/live.lock live $cmd $lr" ] || fail "JSON rows: $summary"
+	printf '%s' "$out" | "$PY" -c '
+import json, sys, time
+locks = {o["path"].rsplit("/", 1)[1]: o for o in json.load(sys.stdin)["locks"]}
+live, free = locks["live.lock"], locks["free.lock"]
+assert live["message"] == "say \"hi\"", live
+assert live["command"] == "sh" and isinstance(live["host"], str), live
+assert abs(live["since"] - time.time()) < 60 and 0 <= live["age"] < 60, live
+assert live["holders"][0]["mode"] == "WRITE" and live["holders"][0]["kind"] == "flock", live
+assert live["holders"][0]["waiting"] is False, live
+for k in ("pid", "command", "since", "age", "host", "message"):
+    assert free[k] is None, (k, free)
+assert free["holders"] == [], free
+' || fail "JSON values: $out"
+	# Selected columns become the keys, in order.
+	run lockstat -J -o PATH,STATE
+	summary=$(printf '%s' "$out" | "$PY" -c '
+import json, sys
+for o in json.load(sys.stdin)["locks"]: assert list(o) == ["path", "state"], o
+print("ok")' 2>&1)
+	[ "$summary" = ok ] || fail "-J -o PATH,STATE: $out"
+	# All columns, with their types.
+	run lockstat -J --output-all
+	summary=$(printf '%s' "$out" | json_check \
+		path,state,pid,command,since,age,host,holders,message,mode,type,uid,boot,reason,holder,owner,size,inode 2>&1) ||
+		fail "--output-all schema: $summary"
+	printf '%s' "$out" | "$PY" -c '
+import json, os, sys
+locks = {o["path"].rsplit("/", 1)[1]: o for o in json.load(sys.stdin)["locks"]}
+l = locks["live.lock"]
+st = os.stat(sys.argv[1])
+assert l["mode"] == "WRITE" and l["type"] == "pidlock", l
+assert l["uid"] == os.geteuid() and l["owner"] == st.st_uid, l
+assert l["size"] == st.st_size and l["inode"] == st.st_ino, l
+assert l["boot"] == open("/proc/sys/kernel/random/boot_id").read().strip(), l
+assert l["holder"] == int(sys.argv[2]) and isinstance(l["reason"], str), l
+f = locks["free.lock"]
+assert f["type"] == "flock" and f["mode"] is None and f["uid"] is None, f
+assert f["size"] == 0 and f["reason"], f
+' "$L/live.lock" "$lr" || fail "--output-all values: $out"
+}
+
+# lslocks -J prints nothing at all when there is nothing; lockstat prints
+# an empty list.
+t_json_empty() {
+	setup
+	run lockstat -J
+	expect_status 0
+	expect_out '{"locks":[]}'
+	mkdir "$T/empty"
+	run lockstat -J "$T/empty"
+	expect_out '{"locks":[]}'
+}
+
+t_quiet() {
+	setup
+	: >"$L/free.lock"
+	run lockstat -q
+	expect_status 0
+	expect_out ""
+	expect_err ""
+}
+
+# --- arguments -------------------------------------------------------------
+
+t_dir_arg() {
+	setup
+	d=$T/run
+	mkdir -p "$d/sub"
+	: >"$d/b.lock"
+	echo 42abc >"$d/a.pid"
+	: >"$d/.hidden"
+	: >"$d/sub/inner.lock"
+	run lockstat -n -o PATH,STATE "$d"
+	expect_status 0
+	[ "$(printf '%s\n' "$out" | tr -s ' ')" = "$d/a.pid corrupt
+$d/b.lock free" ] || fail "directory listing: '$out'"
+	# Several arguments, files and directories, in one sorted table.
+	run lockstat -n -o PATH "$d/sub" "$d/b.lock"
+	[ "$(printf '%s\n' "$out" | sed 's/ *$//')" = "$d/b.lock
+$d/sub/inner.lock" ] || fail "mixed arguments: '$out'"
+	# A glob as in lockstat /run/*.pid
+	run lockstat -n -o PATH "$d"/*.pid
+	expect_out "$d/a.pid"
+}
+
+t_name_arg() {
+	setup
+	hold "$L/backup.lock" || return 1
+	run lockstat -n -o PATH,STATE backup
+	expect_status 0
+	[ "$(printf '%s' "$out" | tr -s ' ')" = "$L/backup.lock live" ] || fail "NAME: '$out'"
+	expect_lsb backup 0
+	expect_pid backup "$cmd"
+	run lockstat ''
+	expect_status 1
+	expect_err_match "invalid lock name"
+}
+
+t_default_dir() {
+	setup
+	hold "$L/one.lock" || return 1
+	: >"$L/two.lock"
+	: >"$T/elsewhere.lock"
+	run lockstat -n -o PATH,STATE
+	expect_status 0
+	[ "$(printf '%s\n' "$out" | tr -s ' ')" = "$L/one.lock live
+$L/two.lock free" ] || fail "default listing: '$out'"
+}
+
+t_all() {
+	setup
+	hold "$L/rec.lock" || return 1
+	: >"$L/plain.lock"
+	spawn "$T/fl" "$FLOCK" -F "$L/plain.lock" sleep 30
+	wait_until is_locked "$L/plain.lock" || return 1
+	run lockstat -a -n -o PATH,STATE,HOLDERS
+	expect_status 0
+	mine=$(printf '%s\n' "$out" | grep -E " ($lr|$(cat "$T/fl"))\$")
+	printf '%s\n' "$out" | grep -Eq "^$L/rec\\.lock +live +$lr\$" ||
+		fail "-a: no row for $L/rec.lock (inode $(stat -c %i "$L/rec.lock")); the rows of this test's holders: $mine"
+	printf '%s\n' "$out" | grep -Eq "^$L/plain\\.lock +live +$(cat "$T/fl")\$" ||
+		fail "-a: no row for $L/plain.lock; the rows of this test's holders: $mine"
+	run lockstat --all -J
+	summary=$(printf '%s' "$out" | json_check path,state,pid,command,since,age,host,holders,message 2>&1) ||
+		fail "-a -J: $summary"
+}
+
+t_usage() {
+	setup
+	run lockstat --help
+	expect_status 0
+	expect_out_match "^Usage:"
+	run lockstat -V
+	expect_status 0
+	expect_out_match "^lockstat from pidlock "
+	run lockstat --bogus
+	expect_status 64
+	expect_err_match "Try 'lockstat --help'"
+	run lockstat --status a b
+	expect_status 64
+	run lockstat --status a --pid b
+	expect_status 64
+	run lockstat --watch=0
+	expect_status 64
+	run lockstat --watch=soon
+	expect_status 64
+}
+
+# --- the property that matters ---------------------------------------------
+
+# While lockstat inspects a lock in a tight loop, non-blocking acquirers
+# never fail because of it.  (Substituting "flock -n F true" for lockstat
+# in the loops makes this test fail.)
+t_never_takes_a_lock() {
+	setup
+	c=$T/ctl F=$L/kept.lock
+	mkdir -p "$c"
+	: >"$F"
+	touch "$c/go"
+	# One loop, the file and the directory in turn: a second loop would
+	# only starve the acquirers of CPU on a small machine.
+	spawn "$c/loop" sh -c '
+		n=0
+		while [ -e "$1/go" ]; do
+			lockstat "$2" >/dev/null 2>&1
+			lockstat >/dev/null 2>&1
+			n=$((n + 1))
+			[ $n = 1 ] && : >"$1/ready"
+		done
+		echo $n >"$1/n"' sh "$c" "$F"
+	wait_until [ -e "$c/ready" ] || return 1
+	fails=0 i=0
+	while [ $i -lt 500 ]; do
+		"$FLOCK" -n "$F" true 2>>"$c/err"
+		rc=$?
+		[ $rc = 0 ] || { fails=$((fails + 1)); echo "flock -n: exit $rc" >>"$c/err"; }
+		i=$((i + 1))
+	done
+	i=0
+	while [ $i -lt 500 ]; do
+		lockrun -n -k "$F" true 2>>"$c/err" || fails=$((fails + 1))
+		i=$((i + 1))
+	done
+	rm -f "$c/go"
+	wait_until [ -s "$c/n" ] || return 1
+	[ $fails = 0 ] || fail "$fails of 1000 non-blocking acquisitions failed while lockstat ran: $(head -n3 "$c/err")"
+	[ "$(cat "$c/n")" -ge 20 ] || fail "lockstat ran only $(cat "$c/n") times"
+	expect_state "$F" free
+}
+
+# The same property, exactly: lockstat makes no locking system call at all
+# (F_GETLK would be allowed: it only asks).
+t_never_takes_a_lock_syscalls() {
+	setup
+	command -v strace >/dev/null && strace -qq -o /dev/null true 2>/dev/null ||
+		{ skip_test "strace missing or not permitted"; return 0; }
+	hold "$L/held.lock" || return 1
+	: >"$L/kept.lock"
+	printf '1\n' >"$L/plain.pid"
+	lockrun -N x sh -c 'sleep 30 </dev/null >/dev/null 2>&1 & echo $! >"$1"' sh "$T/child" >/dev/null 2>&1
+	remember "$(cat "$T/child")"
+	for args in "" "-J --output-all" "-a" "--status held" "--pid held" "--pid x" \
+		"$L/kept.lock" "--status $L/kept.lock"; do
+		# shellcheck disable=SC2086
+		run strace -f -qq -o "$T/trace" -e trace=flock,fcntl lockstat $args
+		grep -E 'flock\(|F_SETLK|F_OFD_SETLK' "$T/trace" &&
+			fail "lockstat $args took a lock: $(grep -E 'flock\(|F_SETLK|F_OFD_SETLK' "$T/trace" | head -n3)"
+	done
+	return 0
+}
+
+# --- watch -----------------------------------------------------------------
+
+redraws() { printf '%s\n' "$out" | grep -c 'PATH *STATE'; }
+
+# -w INTERVAL as the issue writes it: "-w/--watch [INTERVAL]".
+t_watch() {
+	setup
+	: >"$L/free.lock"
+	run timeout --preserve-status -s INT 1 lockstat -w 100ms
+	expect_status 0
+	[ "$(redraws)" -ge 2 ] || fail "-w 100ms: $(redraws) redraw(s) in 1 s: '$out'"
+	case $out in *100ms*) fail "-w 100ms took 100ms as a lock name: '$out'" ;; esac
+}
+
+# The attached forms, and a clean exit on SIGINT and SIGTERM.
+t_watch_attached() {
+	setup
+	: >"$L/free.lock"
+	run timeout --preserve-status -s INT 1 lockstat -w100ms
+	expect_status 0
+	[ "$(redraws)" -ge 2 ] || fail "-w100ms: $(redraws) redraw(s)"
+	run timeout --preserve-status -s INT 1 lockstat --watch=100ms -o PATH,STATE
+	expect_status 0
+	[ "$(redraws)" -ge 2 ] || fail "--watch=100ms: $(redraws) redraw(s)"
+	expect_out_match "free"
+	run timeout --preserve-status -s TERM 1 lockstat --watch=100ms
+	expect_status 0
+}
+
+run_tests t_live t_live_inherited t_stale t_stale_previous_boot t_reused \
+	t_foreign t_reused_plain t_free t_missing t_remote t_corrupt t_pid_one \
+	t_unsafe t_unknown t_other_pidns t_sparse_1g t_start_stop_daemon \
+	t_libbsd_pidfile t_status_codes t_table_default t_columns t_raw \
+	t_truncate t_json t_json_empty t_quiet t_dir_arg t_name_arg \
+	t_default_dir t_all t_usage t_never_takes_a_lock \
+	t_never_takes_a_lock_syscalls t_watch t_watch_attached
