@@ -16,7 +16,9 @@ int pidlock__split_path(const char *path, char **dir, char **base)
 {
 	const char *slash;
 	size_t len = strnlen(path, PATH_MAX);
+	int r = 0;
 
+	*dir = *base = NULL;
 	if (len == 0)
 		return -ENOENT;
 	if (len >= PATH_MAX)
@@ -31,22 +33,18 @@ int pidlock__split_path(const char *path, char **dir, char **base)
 		*dir = strdup("/");
 	else
 		*dir = strndup(path, (size_t)(slash - path));
-	if (!*dir || !*base) {
+	if (!*dir || !*base)
+		r = -ENOMEM;
+	else if (strcmp(*base, ".") == 0 || strcmp(*base, "..") == 0)
+		r = -EISDIR;
+	else if (strlen(*base) > NAME_MAX)
+		r = -ENAMETOOLONG;
+	if (r < 0) {
 		free(*dir);
 		free(*base);
-		return -ENOMEM;
+		*dir = *base = NULL;
 	}
-	if (strcmp(*base, ".") == 0 || strcmp(*base, "..") == 0) {
-		free(*dir);
-		free(*base);
-		return -EISDIR;
-	}
-	if (strlen(*base) > NAME_MAX) {
-		free(*dir);
-		free(*base);
-		return -ENAMETOOLONG;
-	}
-	return 0;
+	return r;
 }
 
 int pidlock__open_dir(const char *dir, int *dirfd, struct stat *st)
