@@ -15,6 +15,9 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 PKG_CONFIG ?= pkg-config
+SYSTEMDUNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo $(PREFIX)/lib/systemd/system)
+TMPFILESDIR ?= $(shell $(PKG_CONFIG) --variable=tmpfilesdir systemd 2>/dev/null || echo $(PREFIX)/lib/tmpfiles.d)
+UNITS := $(wildcard contrib/systemd/*.service contrib/systemd/*.timer)
 INSTALL    ?= install
 
 CC      ?= cc
@@ -191,12 +194,17 @@ install: all
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libpidlock.so
 	$(INSTALL) -m 644 lib/pidlock.h $(DESTDIR)$(INCLUDEDIR)/
 	$(INSTALL) -m 644 $(B)/pidlock.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	$(INSTALL) -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(TMPFILESDIR)
+	$(INSTALL) -m 644 $(UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/
+	$(INSTALL) -m 644 contrib/systemd/pidlock.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pidlock.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libpidlock.a $(DESTDIR)$(LIBDIR)/libpidlock.so.$(VERSION) \
 	    $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libpidlock.so \
 	    $(DESTDIR)$(INCLUDEDIR)/pidlock.h $(DESTDIR)$(PKGCONFIGDIR)/pidlock.pc \
-	    $(TOOLS:%=$(DESTDIR)$(BINDIR)/%)
+	    $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) \
+	    $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNITS))) \
+	    $(DESTDIR)$(TMPFILESDIR)/pidlock.conf
 	for m in $(notdir $(MANS)); do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
 
 clean:

@@ -106,9 +106,14 @@ static void parse_args(int argc, char **argv)
 
 /* --- the policy --------------------------------------------------------- */
 
+/* The file's age, never overestimated (mtime has whole seconds here). */
 static int64_t age_ms(const struct pidlock_info *info)
 {
-	return ((int64_t)time(NULL) - info->mtime) * 1000;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return ((int64_t)now.tv_sec - info->mtime - 1) * 1000 +
+	       now.tv_nsec / 1000000;
 }
 
 static bool host_declared_dead(const char *host)
@@ -152,20 +157,39 @@ static int decide(const struct pidlock_info *cinfo, void *arg)
 
 /* --- the report --------------------------------------------------------- */
 
+/* The length of the valid UTF-8 sequence at s, or 0. */
+static size_t utf8_length(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = u[0] < 0x80 ? 1 : (u[0] & 0xe0) == 0xc0 ? 2
+		 : (u[0] & 0xf0) == 0xe0 ? 3 : (u[0] & 0xf8) == 0xf0 ? 4 : 0;
+
+	if (n == 2 && u[0] < 0xc2)
+		return 0; /* overlong */
+	for (size_t i = 1; i < n; i++)
+		if ((u[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
 /* Prints s as a JSON string, after ,"key": unless key is NULL. */
 static void json_str(const char *key, const char *s)
 {
 	if (key)
 		printf(",\"%s\":", key);
 	putchar('"');
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = (unsigned char)*s;
+		size_t n = utf8_length(s);
 		if (c == '"' || c == '\\')
 			printf("\\%c", c);
 		else if (c < 0x20 || c == 0x7f)
 			printf("\\u%04x", c);
+		else if (n == 0) /* not UTF-8: a hostile file name */
+			fputs("\\ufffd", stdout);
 		else
-			putchar(c);
+			fwrite(s, 1, n, stdout);
+		s += n ? n : 1;
 	}
 	putchar('"');
 }
@@ -226,7 +250,9 @@ static void clean_one(int dirfd, const char *dir, const char *name)
 			       info.state == PIDLOCK_STATE_REUSED ||
 			       info.state == PIDLOCK_STATE_REMOTE ||
 			       info.state == PIDLOCK_STATE_CORRUPT) &&
-		    info.type != PIDLOCK_TYPE_FLOCK && decide(&info, NULL))
+		    !(info.has_record && info.record.keep) &&
+		    (info.type != PIDLOCK_TYPE_FLOCK || pidlock_is_temp_name(name)) &&
+		    decide(&info, NULL))
 			r = 1;
 	} else {
 		r = pidlock_clean_at(dirfd, name, decide, NULL, &info);
@@ -236,6 +262,11 @@ static void clean_one(int dirfd, const char *dir, const char *name)
 		report(path, opt.dry_run ? "would-remove" : "removed", &info);
 	} else if (r == 0) {
 		tally.kept++;
+		report(path, "kept", &info);
+	} else if (r == -ESTALE) {
+		/* An acquirer replaced it while we looked: it is not stale. */
+		tally.kept++;
+		strlcpy(info.reason, "replaced while being judged", sizeof(info.reason));
 		report(path, "kept", &info);
 	} else if (r != -ENOENT) {
 		tally.failed++;

@@ -451,6 +451,8 @@ static void run_command(const struct opts *o, struct pidlock *lock,
 	fflush(stdout);
 	execvp(o->argv[0], o->argv);
 	warn("failed to execute %s", o->argv[0]);
+	if (o->no_fork) /* nobody else will: leave no file behind */
+		(void)pidlock_release(lock);
 	_exit(errno == ENOMEM ? EX_OSERR : EX_UNAVAILABLE);
 }
 
@@ -475,7 +477,7 @@ static int64_t now_ms(void)
 
 struct watch {
 	int64_t term_at, kill_at; /* 0: not armed */
-	bool timed_out, killed;
+	bool timed_out;
 };
 
 /* The max-time timer: TERM (or --signal) at term_at, KILL at kill_at. */
@@ -495,7 +497,6 @@ static void on_deadline(const struct opts *o, pid_t child, struct watch *w)
 	} else if (w->kill_at && now >= w->kill_at) {
 		kill(child, SIGKILL);
 		w->kill_at = 0;
-		w->killed = true;
 	}
 }
 
@@ -516,7 +517,7 @@ static struct timespec *wait_left(const struct watch *w, struct timespec *ts)
 /* Forwards signals and enforces --max-time until the child exits. */
 static int supervise(const struct opts *o, pid_t child)
 {
-	struct watch w = { 0, 0, false, false };
+	struct watch w = { 0, 0, false };
 	struct timespec ts;
 	siginfo_t info;
 	sigset_t set;
@@ -539,8 +540,6 @@ static int supervise(const struct opts *o, pid_t child)
 			 * command, which shares our process group. */
 			kill(child, sig);
 	}
-	if (w.killed) /* as timeout(1): the KILL shows */
-		return 128 + SIGKILL;
 	if (w.timed_out)
 		return EX_TIMEOUT;
 	if (WIFSIGNALED(status))

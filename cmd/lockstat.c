@@ -605,7 +605,8 @@ static int collect(const struct opts *o, int argc, char **argv, struct table *t)
 		if (add_target(t, argv[i], snap) < 0)
 			bad = 1;
 	pidlock_snapshot_free(snap);
-	qsort(t->rows, t->n, sizeof(t->rows[0]), cmp_row);
+	if (t->n)
+		qsort(t->rows, t->n, sizeof(t->rows[0]), cmp_row);
 	return bad;
 }
 

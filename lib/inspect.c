@@ -264,6 +264,21 @@ static void scan_heirs(dev_t dev, ino_t ino, struct pidlock_info *info)
 	closedir(dir);
 }
 
+bool pidlock__held_by_others(dev_t dev, ino_t ino)
+{
+	struct pidlock_info *info = calloc(1, sizeof(*info));
+	bool found = false;
+
+	if (!info)
+		return false;
+	scan_heirs(dev, ino, info);
+	for (unsigned i = 0; i < info->nholders; i++)
+		if (info->holders[i].pid != getpid())
+			found = true;
+	free(info);
+	return found;
+}
+
 static bool pid_gone(pid_t pid)
 {
 	struct pidlock__proc proc;

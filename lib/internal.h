@@ -99,6 +99,7 @@ void pidlock__held_add(dev_t dev, ino_t ino, const void *owner);
 void pidlock__held_remove(const void *owner);
 
 /* inspect.c */
+bool pidlock__held_by_others(dev_t dev, ino_t ino);
 int pidlock__kernel_holders(const struct pidlock_snapshot *snap, dev_t dev,
 			    ino_t ino, struct pidlock_info *info);
 

@@ -785,28 +785,19 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 
 /*
  * After a handoff other processes may share our open file description,
- * and then hold the lock as long as they live.  Open the inode afresh,
- * drop our description and try the lock through the new one: if that
- * fails, an heir (or a newcomer) holds the lock and the file is theirs.
+ * and then hold the lock as long as they live: if the kernel names any of
+ * them as holders, the file is theirs.  The lock is never dropped to find
+ * out, or a waiter could take it in the gap and find a "stale" record.
  */
 static int take_back(struct pidlock *lock)
 {
-	char proc[32];
-	int fd, r;
+	struct stat st;
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", lock->fd);
-	fd = openat(AT_FDCWD, proc, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0 && errno == EACCES)
-		fd = openat(AT_FDCWD, proc, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-						    O_NONBLOCK);
-	if (fd < 0)
-		return 0; /* no /proc: cannot tell; release as usual */
-	close(lock->fd);
-	lock->fd = fd;
-	r = pidlock__lock_try(fd, &lock->how);
-	if (r < 0) {
-		close(fd);
-		return r == -EWOULDBLOCK ? -EWOULDBLOCK : r;
+	/* Never drop the lock to find out: look for other holders of it. */
+	if (fstat(lock->fd, &st) == 0 &&
+	    pidlock__held_by_others(st.st_dev, st.st_ino)) {
+		close(lock->fd);
+		return -EWOULDBLOCK;
 	}
 	return 0;
 }
