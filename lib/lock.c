@@ -248,7 +248,8 @@ static int write_all(int fd, const char *buf, size_t len)
  * Rewrites the record in place: new bytes first, then the tail cut.  A
  * reader in between sees a bad sum or trailing bytes and reads again.
  */
-static int write_record_in_place(struct pidlock *lock)
+/* Writes a fresh record at offset 0 of fd; returns its length. */
+static int write_record(struct pidlock *lock, int fd)
 {
 	char buf[PIDLOCK_RECORD_MAX + 1];
 	struct pidlock_record rec;
@@ -260,11 +261,18 @@ static int write_record_in_place(struct pidlock *lock)
 	len = pidlock__record_format(&rec, buf, sizeof(buf));
 	if (len < 0)
 		return len;
-	r = write_all(lock->fd, buf, (size_t)len);
-	if (r == 0 && ftruncate(lock->fd, len) < 0)
-		r = -errno;
-	if (r < 0)
-		return r;
+	r = write_all(fd, buf, (size_t)len);
+	return r < 0 ? r : len;
+}
+
+static int write_record_in_place(struct pidlock *lock)
+{
+	int len = write_record(lock, lock->fd);
+
+	if (len < 0)
+		return len;
+	if (ftruncate(lock->fd, len) < 0)
+		return -errno;
 	lock->has_record = true;
 	return 0;
 }
@@ -284,24 +292,15 @@ static int random_name(char *buf, size_t size)
 /* Fills a freshly created, unpublished inode: mode, lock, content. */
 static int prepare_fd(struct pidlock *lock, int fd, bool with_record)
 {
-	char buf[PIDLOCK_RECORD_MAX + 1];
-	struct pidlock_record rec;
-	int len, r;
+	int r;
 
 	if (fchmod(fd, lock->mode) < 0)
 		return -errno;
 	r = pidlock__lock_try(fd, &lock->how);
-	if (r < 0)
+	if (r < 0 || !with_record)
 		return r;
-	if (!with_record)
-		return 0;
-	r = build_record(lock, &rec);
-	if (r < 0)
-		return r;
-	len = pidlock__record_format(&rec, buf, sizeof(buf));
-	if (len < 0)
-		return len;
-	return write_all(fd, buf, (size_t)len);
+	r = write_record(lock, fd);
+	return r < 0 ? r : 0;
 }
 
 /*

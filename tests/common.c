@@ -49,6 +49,20 @@ int test_dir_teardown(void **state)
 	return 0;
 }
 
+int test_dir_empty(void)
+{
+	DIR *d = opendir(test_dir);
+	struct dirent *e;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	return 0;
+}
+
 const char *test_path(const char *name)
 {
 	static char bufs[8][2 * PATH_MAX];

@@ -24,6 +24,9 @@ extern char test_dir[];
 int test_dir_setup(void **state);
 int test_dir_teardown(void **state);
 
+/* Removes the files in test_dir (not subdirectories); 0 or -1. */
+int test_dir_empty(void);
+
 /* test_dir + "/" + name, in a static rotating buffer. */
 const char *test_path(const char *name);
 

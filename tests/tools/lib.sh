@@ -52,6 +52,16 @@ is_locked() {
 	grep -q ":$ino " /proc/locks
 }
 
+# kill_tree PID: SIGKILL to PID and all its descendants (stopped first, so
+# that none forks away meanwhile).
+kill_tree() {
+	local c
+	kill -STOP "$1" 2>/dev/null || return 0
+	for c in $(pgrep -P "$1"); do kill_tree "$c"; done
+	kill -9 "$1" 2>/dev/null
+	return 0
+}
+
 run_tests() {
 	n=0 passed=0 failed=0 skipped=0 names=""
 	printf '[==========] Running %d test(s).\n' "$#"

@@ -33,15 +33,6 @@ kill_spawned() {
 	{ wait; } 2>/dev/null
 	return 0
 }
-# kill_tree PID: SIGKILL to PID and all its descendants (stopped first, so
-# that none forks away meanwhile).
-kill_tree() {
-	local c
-	kill -STOP "$1" 2>/dev/null || return 0
-	for c in $(pgrep -P "$1"); do kill_tree "$c"; done
-	kill -9 "$1" 2>/dev/null
-	return 0
-}
 # reap PID: waits for a process we killed, without the shell's "Killed".
 reap() { { wait "$1"; } 2>/dev/null; return 0; }
 

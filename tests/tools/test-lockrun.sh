@@ -21,14 +21,6 @@ kill_spawned() {
 	for p in $(cat "$T/.pids"); do kill_tree "$p"; done
 	return 0
 }
-# kill_tree PID: SIGKILLs PID and its descendants (stopped first: no new
-# children appear meanwhile).
-kill_tree() {
-	local c
-	kill -STOP "$1" 2>/dev/null || return 0
-	for c in $(pgrep -P "$1"); do kill_tree "$c"; done
-	kill -9 "$1" 2>/dev/null
-}
 # spawn CMD...: runs CMD in the background (output to files, so that no
 # straggler keeps a caller's pipe open); sets $pid.
 spawn() {

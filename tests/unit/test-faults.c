@@ -72,18 +72,9 @@ static int group_setup(void **state)
 /* Before and after each test: nothing armed, an empty directory. */
 static int test_reset(void **state)
 {
-	DIR *d = opendir(test_dir);
-	struct dirent *e;
-
 	(void)state;
 	mock_reset();
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlinkat(dirfd(d), e->d_name, 0);
-	closedir(d);
-	return 0;
+	return test_dir_empty();
 }
 
 /* --- helpers -------------------------------------------------------------- */
