@@ -45,3 +45,22 @@ show $lockrun -n -N backup true
 step "the command dies too; the next run recovers the stale lock"
 pkill -9 -f "^sleep 60$" || true
 show $lockrun -n --verbose -N backup sh -c 'echo "command sees LOCKRUN_RECOVERED=$LOCKRUN_RECOVERED"'
+
+step "lockstat: who holds what (a live job, a stale lock, a daemon's pidfile)"
+$lockrun -N report -m "monthly report" sleep 60 &
+report=$!
+$lockrun -N crashed sleep 60 &
+crashed=$!
+wait_for "$demo/report.lock"
+wait_for "$demo/crashed.lock"
+pkill -9 -P $crashed sleep || true
+kill -9 $crashed; wait $crashed 2>/dev/null || true
+sleep 60 & daemon=$!
+echo $daemon > "$demo/daemon.pid"
+show $B/lockstat
+show $B/lockstat --status crashed
+
+step "lockclean: the stale lock goes, the live one and the daemon's pidfile stay"
+show $B/lockclean -v
+show ls -A "$demo"
+pkill -P $report 2>/dev/null; kill $report $daemon 2>/dev/null || true

@@ -965,7 +965,36 @@ t_durations() {
 	nothing_left
 }
 
+# --fcntl takes OFD locks: they exclude each other, not flock(2) locks
+# (the kernel keeps the two apart), and --start/--length lock byte ranges.
+t_fcntl_ranges() {
+	: >F
+	ofd_on_F() { grep -q "OFDLCK.*:$(stat -c %i F) " /proc/locks; }
+	spawn lockrun --fcntl "$T/F" sh -c "$HOLD" sh a
+	started a || return
+	ofd_on_F || fail "no OFD lock on F in /proc/locks"
+	run lockrun --fcntl -n F true
+	expect_status 1
+	run lockrun -n F true
+	expect_status 0
+	expect_file F
+	touch a.go
+	wait_until eval '! ofd_on_F' || return
+	spawn lockrun --start 0 --length 10 "$T/F" sh -c "$HOLD" sh b
+	started b || return
+	run lockrun --start 10 --length 10 -n F true
+	expect_status 0
+	run lockrun --start 5 --length 10 -n F true
+	expect_status 1
+	run lockrun --fcntl -n F true
+	expect_status 1
+	touch b.go
+	run lockrun --start -1 F true
+	expect_status 64
+}
+
 run_tests \
+	t_fcntl_ranges \
 	t_conflict_nonblock t_wait_zero_is_nonblock t_wait_timeout_accuracy \
 	t_usage_errors t_bad_timeouts_rejected t_command_status t_exec_failure \
 	t_nonexistent_dir t_permission_denied t_readonly_and_full_fs \
