@@ -50,6 +50,10 @@ pid_t spawn(int (*fn)(void *), void *arg);
 /* Waits for pid; returns its exit status, or 128+signal. */
 int reap(pid_t pid);
 
+/* Does any process have this PID?  Asks the kernel directly: the test's
+ * own kill() is the mock. */
+bool pid_in_use(pid_t pid);
+
 /* The number of open descriptors of this process. */
 int count_fds(void);
 

@@ -34,16 +34,6 @@ static struct {
 } machine;
 static pid_t dead_pid;
 
-static bool pid_in_use(pid_t pid)
-{
-	char path[32];
-
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	if (access(path, F_OK) == 0)
-		return true;
-	return syscall(SYS_kill, pid, 0) == 0 || errno == EPERM;
-}
-
 static int group_setup(void **state)
 {
 	char buf[64];

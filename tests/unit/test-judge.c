@@ -38,17 +38,6 @@ static struct {
 #define NFAKES 4
 static pid_t fakes[NFAKES];
 
-static bool pid_in_use(pid_t pid)
-{
-	char path[32];
-
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	if (access(path, F_OK) == 0)
-		return true;
-	/* The system call itself: the test's own kill() is the fake. */
-	return syscall(SYS_kill, pid, 0) == 0 || errno == EPERM;
-}
-
 static int64_t read_btime(void)
 {
 	FILE *f = fopen("/proc/stat", "re");
