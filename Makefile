@@ -154,7 +154,16 @@ $(B)/test/test-%: $(B)/test/unit/test-%.o $(TEST_COMMON) $(TEST_LIB_A)
 	$(CC) $(TEST_CFLAGS) -o $@ $^ $(WRAP_FLAGS) $(LDFLAGS) \
 	    $(CMOCKA_LIBS) $(BSD_LIBS) -lpthread
 
-check: all check-symbols check-unit check-example
+# --- fragments ------------------------------------------------------------
+# Each mk/*.mk adds one area (install, dist, bench, fuzz, torture, ...).
+# They may append to CHECK_DEPS (built before the tests run) and
+# CHECK_EXTRA (targets make check also runs), so they come before check.
+TOOL_TESTS := $(wildcard tests/tools/test-*.sh)
+CHECK_DEPS :=
+CHECK_EXTRA :=
+include $(sort $(wildcard mk/*.mk))
+
+check: all check-symbols check-unit check-example $(CHECK_EXTRA)
 
 # The README's library example is examples/single-instance.c, compiled here.
 $(B)/example: examples/single-instance.c $(LIB_A)
@@ -166,9 +175,7 @@ check-example: $(B)/example
 	    { echo "README.md's example differs from examples/single-instance.c"; exit 1; }
 	@echo "check-example: README example compiles and matches"
 
-TOOL_TESTS := $(wildcard tests/tools/test-*.sh)
-
-check-unit: $(UNIT_TESTS) tools
+check-unit: $(UNIT_TESTS) tools $(CHECK_DEPS)
 	@B=$(B) sh tests/run-tests $(UNIT_TESTS) $(TOOL_TESTS)
 
 # Only pidlock_* may leave the shared object.
@@ -180,35 +187,8 @@ check-symbols: $(B)/$(LIB_SONAME)
 demo: all $(B)/example
 	@sh tests/demo.sh $(B)
 
-# --- install ---------------------------------------------------------------
-install: all
-	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
-	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	$(INSTALL) -m 755 $(TOOL_BINS) $(DESTDIR)$(BINDIR)/
-	for m in $(MANS); do s=$${m##*.}; \
-	    $(INSTALL) -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
-	$(INSTALL) -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
-	$(INSTALL) -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
-	ln -sf libpidlock.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
-	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libpidlock.so
-	$(INSTALL) -m 644 lib/pidlock.h $(DESTDIR)$(INCLUDEDIR)/
-	$(INSTALL) -m 644 $(B)/pidlock.pc $(DESTDIR)$(PKGCONFIGDIR)/
-	$(INSTALL) -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(TMPFILESDIR)
-	$(INSTALL) -m 644 $(UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/
-	$(INSTALL) -m 644 contrib/systemd/pidlock.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pidlock.conf
-
-uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libpidlock.a $(DESTDIR)$(LIBDIR)/libpidlock.so.$(VERSION) \
-	    $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libpidlock.so \
-	    $(DESTDIR)$(INCLUDEDIR)/pidlock.h $(DESTDIR)$(PKGCONFIGDIR)/pidlock.pc \
-	    $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) \
-	    $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNITS))) \
-	    $(DESTDIR)$(TMPFILESDIR)/pidlock.conf
-	for m in $(notdir $(MANS)); do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
-
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-*
 
 distclean: clean
 .SECONDARY:
