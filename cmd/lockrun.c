@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -514,6 +515,41 @@ static struct timespec *wait_left(const struct watch *w, struct timespec *ts)
 	return ts;
 }
 
+/*
+ * Reaps every child that has exited: as a subreaper we also inherit the
+ * command's orphans.  Returns true once the command itself has exited.
+ */
+static bool reap_children(pid_t child, int *status)
+{
+	bool done = false;
+	int st;
+	pid_t p;
+
+	while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+		if (p == child) {
+			*status = st;
+			done = true;
+		}
+	if (p < 0 && errno != ECHILD && errno != EINTR)
+		err(EX_OSERR, "waitpid");
+	return done;
+}
+
+/*
+ * After the command exited: when none of its descendants is left (they
+ * were all re-parented to us, a subreaper, and reaped), nobody else can
+ * share our open file description, so the lock is ours alone again and
+ * release need not search /proc for heirs.
+ */
+static bool take_back_if_alone(struct pidlock *lock)
+{
+	siginfo_t info;
+
+	/* When this fails, release falls back to the search. */
+	return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+	       errno == ECHILD && pidlock_update(lock, 0) == 0;
+}
+
 /* Forwards signals and enforces --max-time until the child exits. */
 static int supervise(const struct opts *o, pid_t child)
 {
@@ -526,12 +562,7 @@ static int supervise(const struct opts *o, pid_t child)
 	supervised_set(&set);
 	if (o->max_time_ms)
 		w.term_at = now_ms() + o->max_time_ms;
-	for (;;) {
-		pid_t p = waitpid(child, &status, WNOHANG);
-		if (p == child)
-			break;
-		if (p < 0 && errno != EINTR)
-			err(EX_OSERR, "waitpid");
+	while (!reap_children(child, &status)) {
 		int sig = sigtimedwait(&set, &info, wait_left(&w, &ts));
 		if (sig < 0)
 			on_deadline(o, child, &w);
@@ -553,10 +584,15 @@ static int fork_and_supervise(const struct opts *o, struct pidlock *lock,
 	sigset_t set, old;
 	pid_t child;
 	int status, r;
+	bool handed;
 
 	/* Block the forwarded signals first, so none is lost around fork. */
 	supervised_set(&set);
 	sigprocmask(SIG_BLOCK, &set, &old);
+	handed = !(o->flags & (PIDLOCK_NO_RECORD | PIDLOCK_SHARED)) && o->fd < 0;
+	/* Orphans of the command come to us, so we can tell when none is left. */
+	if (handed)
+		(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 	fflush(stdout);
 	child = fork();
 	if (child < 0)
@@ -565,11 +601,12 @@ static int fork_and_supervise(const struct opts *o, struct pidlock *lock,
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		run_command(o, lock, u);
 	}
-	if (!(o->flags & (PIDLOCK_NO_RECORD | PIDLOCK_SHARED)) && o->fd < 0 &&
-	    (r = pidlock_update(lock, child)) < 0 && r != -EINVAL)
+	if (handed && (r = pidlock_update(lock, child)) < 0 && r != -EINVAL)
 		warnx("%s: cannot record PID %d: %s", pidlock_path(lock),
 		      (int)child, pidlock_strerror(r));
 	status = supervise(o, child);
+	if (handed)
+		take_back_if_alone(lock);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	r = pidlock_release(lock);
 	if (r == -EWOULDBLOCK && o->verbose)

@@ -846,9 +846,11 @@ int pidlock_update(struct pidlock *lock, pid_t pid)
 		return -ENOLCK;
 	if (!wants_record(lock) || lock->user_fd >= 0)
 		return -EINVAL;
+	if (pid == getpid())
+		pid = 0;
 	lock->record_pid = pid;
-	if (pid && pid != getpid())
-		lock->handed = true;
+	/* Naming ourselves again is the caller's word that no heir holds it. */
+	lock->handed = pid != 0;
 	return write_record_in_place(lock);
 }
 

@@ -208,6 +208,11 @@ int pidlock_release(struct pidlock *lock);
  * is recorded separately), with the current message and command.  The
  * inode does not change, so processes that inherited the descriptor keep
  * holding the lock the path names.
+ *
+ * Naming ourselves again (pid 0 or getpid()) takes the lock back: the caller
+ * vouches that no process it was handed to still holds the descriptor (for
+ * example, it reaped every descendant as a child subreaper), so that
+ * pidlock_release() removes the file without looking for heirs in /proc.
  */
 PIDLOCK_MUST_CHECK
 int pidlock_update(struct pidlock *lock, pid_t pid);

@@ -744,6 +744,18 @@ t_daemon_keeps_lock() {
 	expect_no_file F
 }
 
+# lockrun is a child subreaper: when the command leaves no descendant,
+# nobody can share the lock, and release skips the search of /proc for
+# heirs (hundreds of syscalls on a busy machine).
+t_release_without_heirs_no_proc_scan() {
+	command -v strace >/dev/null || { skip_test "strace missing"; return; }
+	run strace -f -qq -e trace=openat,openat2 -o trace lockrun "$T/F" sh -c 'exit 0'
+	expect_status 0
+	expect_no_file F
+	grep -q '/fdinfo' trace && fail "release searched /proc: $(grep -c /fdinfo trace) fdinfo opens"
+	return 0
+}
+
 # --- supervision --------------------------------------------------------------
 
 # Background jobs of a non-interactive shell ignore INT and QUIT, and an
@@ -1003,6 +1015,7 @@ run_tests \
 	t_verbose t_flock_name t_exclusion_with_flock_both_ways \
 	t_symlink_not_followed t_fifo_no_hang t_pidfile t_existing_empty_file_kept \
 	t_stale_recovery t_holder_report t_named_lock t_message t_daemon_keeps_lock \
+	t_release_without_heirs_no_proc_scan \
 	t_signals_forwarded t_signal_death_status t_max_time t_max_time_signal \
 	t_kill_after t_wakeup_on_release t_handoff_is_clean t_user t_user_refused_when_not_root \
 	t_unknown_user t_no_file_after_failure t_durations

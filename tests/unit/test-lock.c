@@ -1127,6 +1127,49 @@ static void update_names_child_in_place(void **state)
 	pidlock_free(lock);
 }
 
+/*
+ * Naming ourselves again takes the lock back: release then trusts the
+ * caller and removes the file at once, although the child still shares
+ * the descriptor (a real caller vouches that none does; here we know one
+ * does, which shows that release did not search for heirs).
+ */
+static void update_self_takes_back(void **state)
+{
+	const char *path = test_path("t10b.lock");
+	char buf[PIDLOCK_RECORD_MAX + 1];
+	struct pidlock *lock;
+	struct gate g1, g2;
+	pid_t kid, heir;
+
+	(void)state;
+	gate_open(&g1);
+	assert_int_equal(pidlock_new(&lock, path), 0);
+	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
+	kid = kid_start(sleeper_main, &g1);
+	assert_int_equal(pidlock_update(lock, kid), 0);
+	assert_int_equal(pidlock_update(lock, getpid()), 0);
+	assert_true(read_file(path, buf, sizeof(buf)) > 0);
+	assert_int_equal(line1_pid(buf), getpid());
+	assert_int_equal(pidlock_release(lock), 0);
+	assert_false(exists(path));
+	gate_pass(&g1);
+	assert_int_equal(kid_reap(kid, DEADLINE_MS), 0);
+	gate_close(&g1);
+
+	/* Without taking it back, the living heir keeps the file. */
+	gate_open(&g2);
+	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
+	heir = kid_start(sleeper_main, &g2);
+	assert_int_equal(pidlock_update(lock, heir), 0);
+	assert_int_equal(pidlock_release(lock), -EWOULDBLOCK);
+	assert_true(exists(path));
+	gate_pass(&g2);
+	assert_int_equal(kid_reap(heir, DEADLINE_MS), 0);
+	gate_close(&g2);
+	assert_int_equal(unlink(path), 0);
+	pidlock_free(lock);
+}
+
 /* --- 11. keep mode ------------------------------------------------------------------------ */
 
 static void keep_mode_existing_files(void **state)
@@ -1849,6 +1892,7 @@ int main(void)
 		cmocka_unit_test_teardown(threads_exclude_each_other, test_cleanup),
 		cmocka_unit_test_teardown(same_thread_twice_edeadlk, test_cleanup),
 		cmocka_unit_test_teardown(update_names_child_in_place, test_cleanup),
+		cmocka_unit_test_teardown(update_self_takes_back, test_cleanup),
 		cmocka_unit_test_teardown(keep_mode_existing_files, test_cleanup),
 		cmocka_unit_test_teardown(foreign_pidfile, test_cleanup),
 		cmocka_unit_test_teardown(shared_holders, test_cleanup),
