@@ -33,6 +33,11 @@ BASH_COMPLETION := contrib/completion/pidlock.bash
 BASH_COMPLETION_LINKS := lockstat lockclean
 ZSH_COMPLETION := contrib/completion/_pidlock
 
+# pidlock.pc is written from the directories of this install, not copied
+# from $(B): a build made with another PREFIX must not leak into it.
+PIDLOCK_PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
+
 .PHONY: install-lib install-tools install-man install-systemd install-completion
 
 install: install-lib install-tools install-man install-systemd install-completion
@@ -44,7 +49,8 @@ install-lib: lib
 	ln -sf libpidlock.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libpidlock.so
 	$(INSTALL) -m 644 lib/pidlock.h $(DESTDIR)$(INCLUDEDIR)/
-	$(INSTALL) -m 644 $(B)/pidlock.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	$(PIDLOCK_PC_SED) lib/pidlock.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/pidlock.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/pidlock.pc
 
 # flock is not installed: util-linux owns that name.
 install-tools: tools

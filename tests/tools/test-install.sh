@@ -1,0 +1,176 @@
+#!/bin/bash
+# make install / make uninstall into staging directories: the tree is the
+# expected one for the default and for custom directories, man pages are
+# compressed reproducibly on request, uninstall removes exactly what install
+# put there (directories stay: they may be shared), and a program outside
+# the tree builds against the installed copy with pkg-config, links it
+# dynamically and sees a second instance refused.
+. "$(dirname "$0")/lib.sh"
+
+VERSION=$(sed -n 's/^VERSION *:= *//p' "$TOP/Makefile")
+MANPAGES=$(cd "$TOP/man" && ls *.scd | sed 's/\.scd$//')
+UNITS=$(cd "$TOP/contrib/systemd" && ls *.service *.timer)
+
+# mk ARGS...: make in the source tree with this build directory.  The
+# caller's make flags (a jobserver, -k, ...) are not ours.
+mk() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u PREFIX -u DESTDIR \
+		make -s --no-print-directory -C "$TOP" B="$B" "$@"
+}
+
+# tree DIR: every non-directory under DIR (relative, with its type: f or l
+# -> target), sorted.
+tree() {
+	(cd "$1" && find . ! -type d -printf '%y %P%l\n' | sed 's/^\(l [^ ]*\)\(.\)/\1/' | sort)
+}
+tree_list() {
+	(cd "$1" && find . ! -type d -printf '%P\n' | sort)
+}
+
+# expected LAYOUT: the file list an install with the directories in
+# BIN LIB INC MAN PC UNIT TMPF BASHC ZSHC (relative, no leading /) and
+# man page suffix MS has.
+expected() {
+	local p u
+	{
+		for p in lockrun lockstat lockclean; do echo "$BINd/$p"; done
+		for p in libpidlock.a libpidlock.so libpidlock.so.0 "libpidlock.so.$VERSION"; do echo "$LIBd/$p"; done
+		echo "$INCd/pidlock.h"
+		echo "$PCd/pidlock.pc"
+		for p in $MANPAGES; do echo "$MANd/man${p##*.}/$p$MS"; done
+		for u in $UNITS; do echo "$UNITd/$u"; done
+		echo "$TMPFd/pidlock.conf"
+		for p in lockrun lockstat lockclean; do echo "$BASHCd/$p"; done
+		echo "$ZSHCd/_pidlock"
+	} | sort
+}
+
+# The defaults with PREFIX=/usr: everything where a distribution puts it.
+t_install_default_tree() {
+	mk install DESTDIR="$T/stage" PREFIX=/usr >log 2>&1 || { fail "make install: $(cat log)"; return; }
+	local sd td
+	sd=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /usr/lib/systemd/system)
+	td=$(pkg-config --variable=tmpfilesdir systemd 2>/dev/null || echo /usr/lib/tmpfiles.d)
+	BINd=usr/bin LIBd=usr/lib INCd=usr/include PCd=usr/lib/pkgconfig MANd=usr/share/man
+	UNITd=${sd#/} TMPFd=${td#/} BASHCd=usr/share/bash-completion/completions
+	ZSHCd=usr/share/zsh/site-functions MS=
+	diff -u <(expected) <(tree_list stage) >diff || fail "installed tree differs: $(cat diff)"
+	grep -qx 'prefix=/usr' stage/usr/lib/pkgconfig/pidlock.pc || fail "pidlock.pc: $(cat stage/usr/lib/pkgconfig/pidlock.pc)"
+	mk uninstall DESTDIR="$T/stage" PREFIX=/usr >log 2>&1 || { fail "make uninstall: $(cat log)"; return; }
+	[ -z "$(tree_list stage)" ] || fail "left after uninstall: $(tree_list stage)"
+}
+
+# Every directory variable honoured, pages gzipped reproducibly, links and
+# modes right, and uninstall leaves a foreign file in a shared directory.
+t_install_custom_dirs() {
+	local vars="PREFIX=/opt/pl BINDIR=/opt/b LIBDIR=/opt/l INCLUDEDIR=/opt/i MANDIR=/opt/m
+		PKGCONFIGDIR=/opt/pc SYSTEMDUNITDIR=/opt/u TMPFILESDIR=/opt/t BASHCOMPDIR=/opt/bc
+		ZSHCOMPDIR=/opt/zc MANCOMPRESS=gzip"
+	mkdir -p stage/opt/b
+	echo keep >stage/opt/b/other-tool
+	mk install DESTDIR="$T/stage" $vars >log 2>&1 || { fail "make install: $(cat log)"; return; }
+	BINd=opt/b LIBd=opt/l INCd=opt/i PCd=opt/pc MANd=opt/m UNITd=opt/u TMPFd=opt/t
+	BASHCd=opt/bc ZSHCd=opt/zc MS=.gz
+	diff -u <( { expected; echo opt/b/other-tool; } | sort) <(tree_list stage) >diff ||
+		fail "installed tree differs: $(cat diff)"
+	# links: the soname chain and the completions loaded by command name
+	[ "$(readlink stage/opt/l/libpidlock.so)" = libpidlock.so.0 ] || fail "libpidlock.so -> $(readlink stage/opt/l/libpidlock.so)"
+	[ "$(readlink stage/opt/l/libpidlock.so.0)" = "libpidlock.so.$VERSION" ] || fail "libpidlock.so.0 -> $(readlink stage/opt/l/libpidlock.so.0)"
+	[ "$(readlink stage/opt/bc/lockstat)" = lockrun ] || fail "bash completion lockstat is not a link to lockrun"
+	[ "$(readlink stage/opt/bc/lockclean)" = lockrun ] || fail "bash completion lockclean is not a link to lockrun"
+	[ "$(stat -c %a stage/opt/b/lockrun)" = 755 ] || fail "lockrun mode $(stat -c %a stage/opt/b/lockrun)"
+	local f
+	for f in stage/opt/i/pidlock.h stage/opt/pc/pidlock.pc stage/opt/m/man1/lockrun.1.gz stage/opt/zc/_pidlock \
+		stage/opt/u/lockclean.timer stage/opt/t/pidlock.conf stage/opt/l/libpidlock.a; do
+		[ "$(stat -c %a "$f")" = 644 ] || fail "$f mode $(stat -c %a "$f")"
+	done
+	# pkg-config file of this install, whatever PREFIX the build used
+	grep -qx 'prefix=/opt/pl' stage/opt/pc/pidlock.pc || fail "pidlock.pc prefix: $(cat stage/opt/pc/pidlock.pc)"
+	grep -qx 'libdir=/opt/l' stage/opt/pc/pidlock.pc || fail "pidlock.pc libdir: $(cat stage/opt/pc/pidlock.pc)"
+	grep -qx "Version: $VERSION" stage/opt/pc/pidlock.pc || fail "pidlock.pc version"
+	# gzip -n: no name, no time stamp (bytes 4-7 of the header are 0)
+	local page=stage/opt/m/man1/lockrun.1.gz
+	gzip -t "$page" || fail "$page is not gzip"
+	[ "$(od -An -tx1 -j4 -N4 "$page" | tr -d ' ')" = 00000000 ] || fail "$page has a time stamp"
+	zcat "$page" | cmp -s - "$TOP/$B/man/lockrun.1" || fail "$page is not the built page"
+	local sum1
+	sum1=$(cd stage && find opt/m -type f | sort | xargs sha256sum)
+	mk install DESTDIR="$T/stage2" $vars >log 2>&1 || { fail "second make install: $(cat log)"; return; }
+	[ "$sum1" = "$(cd stage2 && find opt/m -type f | sort | xargs sha256sum)" ] ||
+		fail "compressed man pages differ between two installs"
+	# uninstall removes our files, both page forms, and nothing else
+	mk uninstall DESTDIR="$T/stage" $vars >log 2>&1 || { fail "make uninstall: $(cat log)"; return; }
+	[ "$(tree_list stage)" = opt/b/other-tool ] || fail "after uninstall: $(tree_list stage | tr '\n' ' ')"
+	[ -d stage/opt/l ] || fail "uninstall removed a directory"
+	mk uninstall DESTDIR="$T/stage2" PREFIX=/opt/pl BINDIR=/opt/b LIBDIR=/opt/l INCLUDEDIR=/opt/i \
+		MANDIR=/opt/m PKGCONFIGDIR=/opt/pc SYSTEMDUNITDIR=/opt/u TMPFILESDIR=/opt/t \
+		BASHCOMPDIR=/opt/bc ZSHCOMPDIR=/opt/zc >log 2>&1 || { fail "make uninstall: $(cat log)"; return; }
+	[ -z "$(tree_list stage2)" ] || fail "uninstall without MANCOMPRESS left: $(tree_list stage2 | tr '\n' ' ')"
+	# a second uninstall of nothing succeeds
+	mk uninstall DESTDIR="$T/stage" $vars >log 2>&1 || fail "uninstall of an empty tree failed: $(cat log)"
+}
+
+t_install_rejects_unknown_compression() {
+	run env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$TOP" B="$B" install DESTDIR="$T/stage" MANCOMPRESS=xz
+	[ "$status" != 0 ] || fail "MANCOMPRESS=xz accepted"
+	expect_err_match 'MANCOMPRESS must be empty or gzip'
+	[ ! -e stage ] || fail "something was installed: $(tree_list stage)"
+}
+
+# A program outside the tree, built with pkg-config against the installed
+# copy (PREFIX=$T/prefix: pidlock.pc names the real paths), linked to
+# libpidlock.so.0 and run with LD_LIBRARY_PATH: the first instance holds
+# the lock, the second is told it is busy and by whom.
+t_consumer_against_installed_copy() {
+	# every directory under the prefix: some defaults (systemd's) are absolute
+	local dirs="PREFIX=$T/prefix SYSTEMDUNITDIR=$T/prefix/lib/systemd/system
+		TMPFILESDIR=$T/prefix/lib/tmpfiles.d BASHCOMPDIR=$T/prefix/bc ZSHCOMPDIR=$T/prefix/zc"
+	mk install-lib $dirs >log 2>&1 || { fail "make install-lib: $(cat log)"; return; }
+	mkdir src
+	cp "$TOP/tests/pkg/consumer.c" "$TOP/examples/single-instance.c" src/
+	export PKG_CONFIG_PATH=$T/prefix/lib/pkgconfig
+	local flags
+	flags=$(pkg-config --cflags --libs pidlock) || { fail "pkg-config --cflags --libs pidlock failed"; return; }
+	case " $flags " in *" -I$T/prefix/include "*"-L$T/prefix/lib "*) ;;
+	*) fail "pkg-config flags: $flags" ;; esac
+	run ${CC:-cc} -std=c11 -Wall -Wextra -Werror -o consumer src/consumer.c $flags
+	expect_status 0 || return
+	run ${CC:-cc} -std=c11 -Wall -Wextra -Werror -o example src/single-instance.c $flags
+	expect_status 0 || return
+	readelf -d consumer | grep -q 'NEEDED.*\[libpidlock\.so\.0\]' ||
+		{ fail "consumer does not NEED libpidlock.so.0: $(readelf -d consumer | grep NEEDED)"; return; }
+	nm consumer | grep -q ' T pidlock_' && fail "consumer has the library linked in statically"
+	export LD_LIBRARY_PATH=$T/prefix/lib
+	mkfifo hold
+	./consumer "$T/app.lock" <hold >first.out 2>first.err &
+	local p=$!
+	exec 3>hold
+	wait_until grep -q '^held ' first.out || { exec 3>&-; wait $p; return; }
+	[ "$(cat first.out)" = "held $p" ] || fail "first: $(cat first.out)"
+	# the library it runs with is the installed copy
+	grep -q "$T/prefix/lib/libpidlock.so.$VERSION" /proc/$p/maps ||
+		fail "the consumer did not load the staging library: $(grep pidlock /proc/$p/maps)"
+	run ./consumer "$T/app.lock"
+	expect_status 1
+	expect_out "busy $p"
+	# the compiled README example agrees, through the name in PIDLOCK_DIR
+	export PIDLOCK_DIR=$T
+	exec 3>&-
+	wait $p
+	local st=$?
+	[ $st = 0 ] || fail "first consumer exited $st: $(cat first.err)"
+	expect_no_file app.lock
+	run ./example
+	expect_status 0
+	expect_out_match '^example: running as PID [0-9]+$'
+	run ./consumer "$T/app.lock"
+	expect_status 0
+	mk uninstall $dirs >log 2>&1 || fail "make uninstall: $(cat log)"
+	[ -z "$(tree_list prefix)" ] || fail "left after uninstall: $(tree_list prefix)"
+}
+
+run_tests \
+	t_install_default_tree \
+	t_install_custom_dirs \
+	t_install_rejects_unknown_compression \
+	t_consumer_against_installed_copy
