@@ -44,7 +44,12 @@ int parse_duration(const char *s, int64_t *ms)
 	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 		if (strcmp(p, units[i].suffix) == 0) {
-			*ms = whole * units[i].ms + frac * units[i].ms / scale;
+			int64_t part = frac * units[i].ms / scale;
+			/* The guard above bounds the digits, not the product:
+			 * "106751991169d" would wrap to a negative time. */
+			if (whole > (INT64_MAX - part) / units[i].ms)
+				return -1;
+			*ms = whole * units[i].ms + part;
 			return 0;
 		}
 	return -1;
@@ -60,13 +65,20 @@ int64_t duration_or_die(const char *s, const char *what)
 	return ms;
 }
 
+int parse_number(const char *s, long long min, long long max, long long *v,
+		 const char **why)
+{
+	*v = strtonum(s, min, max, why);
+	return *why ? -1 : 0;
+}
+
 long long number_or_die(const char *s, long long min, long long max,
 			const char *what)
 {
 	const char *why;
-	long long v = strtonum(s, min, max, &why);
+	long long v;
 
-	if (why)
+	if (parse_number(s, min, max, &v, &why) < 0)
 		errx(EX_USAGE, "invalid %s: '%s': %s", what, s, why);
 	return v;
 }
@@ -81,14 +93,31 @@ static const struct {
 	{ "STOP", SIGSTOP }, { "WINCH", SIGWINCH },
 };
 
-int signal_or_die(const char *s)
+int parse_signal(const char *s, int *sig, const char **why)
 {
 	const char *name = strncasecmp(s, "SIG", 3) == 0 ? s + 3 : s;
+	long long v;
 
 	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-		if (strcasecmp(name, signals[i].name) == 0)
-			return signals[i].sig;
-	return (int)number_or_die(s, 1, NSIG - 1, "signal");
+		if (strcasecmp(name, signals[i].name) == 0) {
+			*sig = signals[i].sig;
+			*why = NULL;
+			return 0;
+		}
+	if (parse_number(s, 1, NSIG - 1, &v, why) < 0)
+		return -1;
+	*sig = (int)v;
+	return 0;
+}
+
+int signal_or_die(const char *s)
+{
+	const char *why;
+	int sig;
+
+	if (parse_signal(s, &sig, &why) < 0)
+		errx(EX_USAGE, "invalid %s: '%s': %s", "signal", s, why);
+	return sig;
 }
 
 void try_help(void)

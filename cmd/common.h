@@ -17,6 +17,13 @@
  * milliseconds.  Rejects signs, inf, nan, exponents and overflow. */
 int parse_duration(const char *s, int64_t *ms);
 
+/* An integer in [min, max] (strtonum(3)); on failure *why says why.
+ * The fuzzers call these directly: they never exit. */
+int parse_number(const char *s, long long min, long long max, long long *v,
+		 const char **why);
+/* "TERM", "SIGTERM" (any case) or a number in [1, NSIG - 1]. */
+int parse_signal(const char *s, int *sig, const char **why);
+
 /* The same, or exit EX_USAGE naming what was being parsed. */
 int64_t duration_or_die(const char *s, const char *what);
 long long number_or_die(const char *s, long long min, long long max,
