@@ -9,7 +9,9 @@ replay() {
 	local h=$1 bin=$TOP/$B/fuzz/replay-$1 n
 	shift
 	[ -x "$bin" ] || { fail "$bin not built (make check builds it)"; return; }
-	"$bin" "$@" "$TOP/tests/fuzz/regress/$h" >"$T/replay.out" 2>&1
+	# Under make valgrind, memcheck watches the harness too (lib.sh).
+	${VALGRIND:+$VALGRIND --log-file=$_vg_logs/replay-$h.%p.log} \
+		"$bin" "$@" "$TOP/tests/fuzz/regress/$h" >"$T/replay.out" 2>&1
 	status=$?
 	n=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$T/replay.out")
 	if [ $status -ne 0 ]; then

@@ -841,9 +841,11 @@ t_race() {
 	c1=$pid
 	spawn cleaner_loop 2
 	c2=$pid
-	for w in 1 2; do spawn race_worker $w 300 F 2>>workers.err; workers="$workers $pid"; done
-	for w in 3 4; do spawn race_worker $w 300 fork 2>>workers.err; workers="$workers $pid"; done
-	spawn race_worker 5 150 crash 2>>workers.err
+	# make valgrind scales the loops down (VALGRIND_SCALE, a divisor).
+	local k=${VALGRIND_SCALE:-1}
+	for w in 1 2; do spawn race_worker $w $((300 / k)) F 2>>workers.err; workers="$workers $pid"; done
+	for w in 3 4; do spawn race_worker $w $((300 / k)) fork 2>>workers.err; workers="$workers $pid"; done
+	spawn race_worker 5 $((150 / k)) crash 2>>workers.err
 	workers="$workers $pid"
 	for w in $workers; do wait "$w"; done
 	touch stop
@@ -858,8 +860,8 @@ t_race() {
 	grep -v 'Killed' workers.err | sort | uniq -c | sed 's/^/race: lockrun said: /'
 	[ ! -s violations ] || fail "$(wc -l <violations) mutual-exclusion violations: $(head -3 violations)"
 	[ "$count" = "$total" ] || fail "counter $count, but $total critical sections ran"
-	[ "$total" -ge 1300 ] || fail "only $total of 1350 critical sections ran (timeouts?)"
-	[ $((runs1 + runs2)) -ge 100 ] || fail "the cleaners ran only $((runs1 + runs2)) times"
+	[ "$total" -ge $((1300 / k)) ] || fail "only $total of $((1350 / k)) critical sections ran (timeouts?)"
+	[ $((runs1 + runs2)) -ge $((100 / k)) ] || fail "the cleaners ran only $((runs1 + runs2)) times"
 	[ ! -s inside ] || fail "a critical section's marker was left behind: $(cat inside)"
 	run lockrun -n "$T/d/x.lock" true
 	expect_status 0
