@@ -169,7 +169,42 @@ t_consumer_against_installed_copy() {
 	[ -z "$(tree_list prefix)" ] || fail "left after uninstall: $(tree_list prefix)"
 }
 
+# contrib/debian follows the tree: the changelog's version is VERSION and
+# the symbols file lists exactly what the shared library exports (a new
+# function needs its line, with the version that introduced it).
+t_debian_packaging_follows_the_tree() {
+	local deb=$TOP/contrib/debian
+	[ "$(sed -n '1s/^pidlock (\([^)]*\)).*/\1/p' "$deb/changelog")" = "$VERSION" ] ||
+		fail "contrib/debian/changelog is at $(sed -n 1p "$deb/changelog"), the Makefile at $VERSION"
+	[ "$(cat "$deb/source/format")" = "3.0 (native)" ] || fail "source format $(cat "$deb/source/format")"
+	grep -qx 'Build-Depends: debhelper-compat (= 13),' "$deb/control" || fail "not debhelper compat 13"
+	local so=$TOP/$B/libpidlock.so.0
+	[ -e "$so" ] || { fail "$so is not built"; return; }
+	diff -u <(sed -n 's/^ \([^ ]*\) .*/\1/p' "$deb/libpidlock0.symbols" | sort) \
+		<(nm -D --defined-only --with-symbol-versions "$so" | awk '{print $3}' |
+		  sed 's/@@*/@/; /@/!s/.*/&@&/' | sort) >diff ||
+		fail "contrib/debian/libpidlock0.symbols and $B/libpidlock.so differ (+ exported, not listed: add it with the version that introduces it): $(grep '^[-+][^-+]' diff | tr '\n' ' ')"
+}
+
+# make dist twice: the same bytes (SOURCE_DATE_EPOCH, sorted, 0:0, gzip -n),
+# and every tracked file is in it.
+t_dist_is_reproducible() {
+	git -C "$TOP" rev-parse --git-dir >/dev/null 2>&1 || { skip_test "not a git checkout (an unpacked tarball)"; return 0; }
+	mk dist DISTDIR="$T/a" >log 2>&1 || { fail "make dist: $(cat log)"; return; }
+	mk dist DISTDIR="$T/b" >log 2>&1 || { fail "second make dist: $(cat log)"; return; }
+	local a=a/pidlock-$VERSION.tar.gz b=b/pidlock-$VERSION.tar.gz
+	[ "$(sha256sum <$a)" = "$(sha256sum <$b)" ] || fail "two make dist runs differ"
+	[ "$(od -An -tx1 -j4 -N4 $a | tr -d ' ')" = 00000000 ] || fail "the gzip header has a time stamp"
+	tar -tvzf $a >list
+	awk '$2 != "0/0" {bad=1} END {exit bad}' list || fail "files not owned by 0/0: $(awk '$2 != "0/0"' list | head -3)"
+	[ "$(awk '{print $4" "$5}' list | sort -u | wc -l)" = 1 ] || fail "more than one time stamp"
+	diff <(git -C "$TOP" ls-files | while read -r f; do [ -e "$TOP/$f" ] && echo "pidlock-$VERSION/$f"; done | sort) \
+		<(tar -tzf $a | sort) >diff || fail "tarball and git ls-files differ: $(cat diff)"
+}
+
 run_tests \
+	t_debian_packaging_follows_the_tree \
+	t_dist_is_reproducible \
 	t_install_default_tree \
 	t_install_custom_dirs \
 	t_install_rejects_unknown_compression \
