@@ -1,0 +1,30 @@
+# Included by the top-level Makefile: benchmarks (issue 7).
+#
+#   make bench           install the peers (build-aux/deps bench), build, and
+#                        print six tables with ratios; raw numbers go to
+#                        bench/results.json, the tables to bench/results.md
+#   make bench QUICK=1   the same tables at tiny sizes, under a minute (CI)
+#   BENCH_DIR=DIR        where the lock files go (default: a private
+#                        directory in /dev/shm, a tmpfs, else /tmp)
+
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BIN  := $(B)/bench/pidlock-bench
+BENCH_PY   := /usr/bin/python3
+QUICK ?=
+
+.PHONY: bench bench-build
+$(BENCH_BIN): $(BENCH_SRCS) tests/bench/bench.h $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ilib -o $@ $(BENCH_SRCS) $(LIB_A) \
+	    $(LDFLAGS) $(BSD_LIBS)
+
+bench-build: tools $(BENCH_BIN)
+
+# The peers first (hyperfine, lockfile-progs, dotlockfile, Python's filelock
+# and fasteners for Debian's /usr/bin/python3), then the build, then the run.
+bench:
+	@sh build-aux/deps bench
+	@$(MAKE) --no-print-directory B=$(B) bench-build
+	@mkdir -p bench
+	$(BENCH_PY) tests/bench/bench.py --build $(B) $(if $(QUICK),--quick) \
+	    --json bench/results.json --markdown bench/results.md
