@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,7 @@ static const enum col default_cols[] = { C_PATH, C_STATE, C_PID, C_COMMAND,
 #define MESSAGE_WIDTH 40
 
 struct row {
-	char path[PATH_MAX];
+	char *path; /* on the heap: rows of 10,000 files should not be 60 MB */
 	struct pidlock_info info;
 };
 
@@ -208,13 +209,30 @@ static struct row *add_row(struct table *t)
 	return &t->rows[t->n++];
 }
 
+static void set_path(struct row *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&r->path, fmt, ap) < 0)
+		err(EX_OSERR, "out of memory");
+	va_end(ap);
+}
+
+static void free_table(struct table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->rows[i].path);
+	free(t->rows);
+}
+
 static void inspect_at(struct table *t, int dirfd, const char *dir,
 		       const char *name, const struct pidlock_snapshot *snap)
 {
 	struct row *r = add_row(t);
 	int e;
 
-	snprintf(r->path, sizeof(r->path), "%s%s%s", dir,
+	set_path(r, "%s%s%s", dir,
 		 dir[0] && dir[strlen(dir) - 1] != '/' ? "/" : "", name);
 	e = pidlock_inspectat(dirfd, name, snap, &r->info);
 	if (e < 0) {
@@ -262,7 +280,7 @@ static int add_target(struct table *t, const char *arg,
 	    lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		return list_dir(t, path, snap);
 	r = add_row(t);
-	strlcpy(r->path, path, sizeof(r->path));
+	set_path(r, "%s", path);
 	int e = pidlock_inspect(path, snap, &r->info);
 	if (e < 0) {
 		r->info.state = PIDLOCK_STATE_UNKNOWN;
@@ -572,10 +590,10 @@ static void all_locks(struct table *t, const struct pidlock_snapshot *snap)
 		struct row *r = add_row(t);
 		if (find_locked_path(h.pid, dev, ino, path, sizeof(path)) == 0 &&
 		    pidlock_inspect(path, snap, &r->info) == 0 && r->info.ino == ino) {
-			strlcpy(r->path, path, sizeof(r->path));
+			set_path(r, "%s", path);
 			continue;
 		}
-		snprintf(r->path, sizeof(r->path), "(%u:%u:%llu)", major(dev),
+		set_path(r, "(%u:%u:%llu)", major(dev),
 			 minor(dev), (unsigned long long)ino);
 		memset(&r->info, 0, sizeof(r->info));
 		r->info.state = PIDLOCK_STATE_LIVE;
@@ -619,7 +637,7 @@ static int show(const struct opts *o, int argc, char **argv)
 		print_json(o, &t);
 	else if (!o->quiet && (t.n || !o->noheadings))
 		print_table(o, &t);
-	free(t.rows);
+	free_table(&t);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		err(EX_IOERR, "write error");
 	return bad ? 1 : 0;

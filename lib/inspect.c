@@ -406,36 +406,63 @@ static void judge_content(int fd, const struct stat *st, int place_err,
 	}
 }
 
-PIDLOCK_PUBLIC
-int pidlock_inspectat(int dirfd, const char *name,
-		      const struct pidlock_snapshot *snap,
-		      struct pidlock_info *info)
+/*
+ * Whether a directory is on a network filesystem does not change while it
+ * is mounted: a scan of one directory asks the kernel once, not per file.
+ */
+static bool dir_is_netfs(int dirfd, const struct stat *dir, dev_t file_dev)
+{
+	static __thread struct { dev_t dev; ino_t ino; bool netfs, valid; } last;
+
+	if (!S_ISDIR(dir->st_mode) || file_dev != dir->st_dev)
+		return pidlock__is_netfs(dirfd);
+	if (!last.valid || last.dev != dir->st_dev || last.ino != dir->st_ino) {
+		last.netfs = pidlock__is_netfs(dirfd);
+		last.dev = dir->st_dev;
+		last.ino = dir->st_ino;
+		last.valid = true;
+	}
+	return last.netfs;
+}
+
+static void inspect_one(int dirfd, const char *name,
+			const struct pidlock_snapshot *snap,
+			struct pidlock_info *info)
 {
 	struct stat st, dir;
 	int fd, place_err;
 
-	if (!name || !info)
-		return -EINVAL;
-	pidlock__info_reset(info);
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		set_unknown(info, -errno);
-		return 0;
+		if (errno != ENOENT)
+			set_unknown(info, -errno);
+		return;
 	}
 	pidlock__info_from_stat(info, &st);
 	if (fstat(dirfd, &dir) < 0)
 		dir.st_mode = 0;
 	place_err = pidlock__check_place(&dir, &st, NULL, info);
 	if (!S_ISREG(st.st_mode))
-		return 0; /* never opened: no FIFO hang, no device side effect */
-	info->netfs = pidlock__is_netfs(dirfd);
+		return; /* never opened: no FIFO hang, no device side effect */
+	info->netfs = dir_is_netfs(dirfd, &dir, st.st_dev);
 	pidlock__kernel_holders(snap, st.st_dev, st.st_ino, info);
 	fd = inspect_open(dirfd, name, &st, info);
 	if (fd < 0)
-		return 0;
+		return;
 	judge_content(fd, &st, place_err, info, &dir);
 	close(fd);
+}
+
+PIDLOCK_PUBLIC
+int pidlock_inspectat(int dirfd, const char *name,
+		      const struct pidlock_snapshot *snap,
+		      struct pidlock_info *info)
+{
+	if (!name || !info)
+		return -EINVAL;
+	pidlock__info_reset(info);
+	pidlock__proc_memo(true);
+	inspect_one(dirfd, name, snap, info);
+	pidlock__proc_memo(false);
 	return 0;
 }
 

@@ -60,6 +60,7 @@ int pidlock__parse_pid(const char *s, size_t len, pid_t *pid);
 /* proc.c */
 int pidlock__self_info(struct pidlock__self *self);
 int pidlock__proc_read(pid_t pid, struct pidlock__proc *proc);
+void pidlock__proc_memo(bool on);
 int pidlock__proc_identity(pid_t pid, uint64_t *start_time, uint64_t *pidns,
 			   uid_t *uid, char *comm, size_t comm_size);
 long pidlock__pid_max(void);

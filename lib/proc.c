@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -102,17 +103,70 @@ static int parse_stat(const char *buf, char *state, uint64_t *start)
 	return 0;
 }
 
+/*
+ * One read() is enough: the kernel produces /proc/PID/stat whole, and the
+ * fields we need (up to 22) come within the first few hundred bytes even
+ * if a longer line were cut.  Saves the read that would only see EOF.
+ */
 static int stat_of(pid_t pid, char *state, uint64_t *start)
 {
 	char path[32], buf[1024];
-	int r;
+	ssize_t n;
+	int fd, err;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	r = read_text(path, buf, sizeof(buf));
-	return r < 0 ? r : parse_stat(buf, state, start);
+	fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	buf[n] = '\0';
+	return parse_stat(buf, state, start);
 }
 
+/*
+ * Within one inspection the same PID is asked about several times (the
+ * kernel's holder, the record's PID, its liveness): the answer of a moment
+ * ago is as good, so a thread remembers the last one while an inspection
+ * runs (pidlock__proc_memo()).
+ */
+static __thread struct {
+	bool on, valid;
+	pid_t pid;
+	struct pidlock__proc proc;
+} memo;
+
+void pidlock__proc_memo(bool on)
+{
+	memo.on = on;
+	memo.valid = false;
+}
+
+static int proc_read_uncached(pid_t pid, struct pidlock__proc *proc);
+
 int pidlock__proc_read(pid_t pid, struct pidlock__proc *proc)
+{
+	int r;
+
+	if (memo.on && memo.valid && memo.pid == pid) {
+		*proc = memo.proc;
+		return 0;
+	}
+	r = proc_read_uncached(pid, proc);
+	if (r == 0 && memo.on) {
+		memo.pid = pid;
+		memo.proc = *proc;
+		memo.valid = true;
+	}
+	return r;
+}
+
+static int proc_read_uncached(pid_t pid, struct pidlock__proc *proc)
 {
 	char state;
 	int r;
@@ -225,14 +279,37 @@ static int load_self(struct pidlock__self *self)
 	return stat_of(self->pid, &(char){ 0 }, &self->start_time);
 }
 
+/*
+ * The host name can change at any time, but a scan of thousands of files
+ * should not ask for it thousands of times: it is re-read when a coarse
+ * clock (no system call) says a second has passed.
+ */
+static void host_name(char *host, size_t size)
+{
+	static __thread char cached[sizeof(((struct pidlock__self *)0)->host)];
+	static __thread time_t read_at;
+	struct timespec now;
+	struct utsname u;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	if (!cached[0] || now.tv_sec != read_at) {
+		if (uname(&u) == 0)
+			strlcpy(cached, u.nodename, sizeof(cached));
+		if (!cached[0] || strchr(cached, ' '))
+			strlcpy(cached, "localhost", sizeof(cached));
+		read_at = now.tv_sec;
+	}
+	strlcpy(host, cached, size);
+}
+
 int pidlock__self_info(struct pidlock__self *self)
 {
-	struct utsname u;
 	int r = 0;
 
 	pthread_once(&self_once, watch_forks);
 	pthread_mutex_lock(&self_lock);
-	if (self_cache_pid != getpid()) {
+	/* No fork can happen inside one inspection: skip asking for our PID. */
+	if (!(memo.on && self_cache_pid) && self_cache_pid != getpid()) {
 		r = load_self(&self_cache);
 		if (r == 0)
 			self_cache_pid = getpid();
@@ -242,10 +319,6 @@ int pidlock__self_info(struct pidlock__self *self)
 	pthread_mutex_unlock(&self_lock);
 	if (r < 0)
 		return r;
-	/* The host name can change at any time; it costs one system call. */
-	if (uname(&u) == 0)
-		strlcpy(self->host, u.nodename, sizeof(self->host));
-	if (!self->host[0] || strchr(self->host, ' '))
-		strlcpy(self->host, "localhost", sizeof(self->host));
+	host_name(self->host, sizeof(self->host));
 	return 0;
 }
