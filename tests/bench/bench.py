@@ -97,6 +97,7 @@ class Bench:
         self.results = {"quick": bool(args.quick), "config": self.cfg, "tables": {}}
         self.md = []
         self.notes = []
+        self.failed = False
 
     # --- output ---------------------------------------------------------
     def out(self, text=""):
@@ -748,7 +749,13 @@ def main():
         b.results["table_seconds"] = {}
         for t in (args.only.split(",") if args.only else tables):
             t0 = time.monotonic()
-            getattr(b, "t_" + t)()
+            try:
+                getattr(b, "t_" + t)()
+            except (RuntimeError, OSError, subprocess.SubprocessError, KeyError) as e:
+                b.notes.append(f"table {t} failed: {e}")
+                b.out(f"### {t}: FAILED ({e})")
+                b.out()
+                b.failed = True
             b.results["table_seconds"][t] = round(time.monotonic() - t0, 1)
         b.summary()
     finally:
@@ -761,6 +768,8 @@ def main():
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write("\n".join(b.md) + "\n")
+    # Goals may be missed (the numbers are reported); a broken harness fails.
+    sys.exit(1 if b.failed else 0)
 
 
 if __name__ == "__main__":

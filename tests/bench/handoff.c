@@ -35,6 +35,7 @@ struct handoff {
 	_Atomic int owner;         /* who holds the lock, -1: nobody */
 	_Atomic int started;       /* worker 0 holds its first lock */
 	_Atomic int done;
+	_Atomic int failed;        /* a worker gave up: the other stops too */
 	_Atomic int trying[2];     /* worker i is in its acquire call */
 	_Atomic pid_t pid[2];
 	_Atomic long n;
@@ -76,8 +77,8 @@ static int hand_over(struct handoff *h, struct locker *l, int me,
 	r = l->release(l);
 	if (r < 0)
 		return r;
-	if (!WAIT_FOR(atomic_load(&h->owner) != me || atomic_load(&h->done),
-		      120 * NS_PER_S))
+	if (!WAIT_FOR(atomic_load(&h->owner) != me || atomic_load(&h->done) ||
+		      atomic_load(&h->failed), 120 * NS_PER_S))
 		return -ETIMEDOUT;
 	return 0;
 }
@@ -90,9 +91,12 @@ static int worker(struct handoff *h, struct locker *l, const char *path, int me)
 	if (r < 0)
 		return r;
 	atomic_store(&h->pid[me], getpid());
-	if (me == 1 && !WAIT_FOR(atomic_load(&h->started), 10 * NS_PER_S))
+	if (me == 1 && !WAIT_FOR(atomic_load(&h->started) || atomic_load(&h->failed),
+				 10 * NS_PER_S))
 		return -ETIMEDOUT;
 	for (;;) {
+		if (atomic_load(&h->failed))
+			return -ECANCELED;
 		atomic_store(&h->trying[me], 1);
 		r = l->acquire(l);
 		int64_t t = now_ns();
@@ -126,6 +130,8 @@ static pid_t fork_worker(struct handoff *h, struct locker *l, const char *path,
 	if (pid == 0) {
 		int r = worker(h, l, path, me);
 		if (r < 0)
+			atomic_store(&h->failed, 1);
+		if (r < 0 && r != -ECANCELED)
 			warnx("handoff %s worker %d: %s", l->name, me,
 			      pidlock_strerror(r));
 		_exit(r < 0);

@@ -95,8 +95,10 @@ static int pf_acquire(struct locker *l)
 	struct pidfh *pfh;
 	pid_t other;
 
+	/* ENOENT too: when the holder removes the file between pidfile_open's
+	 * failed lock and its read of the PID, libbsd 0.11.7 fails with it. */
 	while (!(pfh = pidfile_open(l->path, 0644, &other))) {
-		if (errno != EEXIST)
+		if (errno != EEXIST && errno != ENOENT)
 			return -errno;
 		sleep_ns(l->poll_ms * NS_PER_MS);
 	}
