@@ -1,0 +1,256 @@
+/*
+ * A worker: takes the lock again and again, mostly through the library,
+ * sometimes by running lockrun(1) with this program's --cs mode as the
+ * command, and runs the critical section each time it holds the lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pidlock.h"
+#include "torture.h"
+
+/* A mix: a quarter no-wait, a fifth short waits that run out, the rest long. */
+static int pick_timeout(const struct t_config *c)
+{
+	unsigned r = (unsigned)(t_rand() % 100);
+
+	if (r < 25)
+		return PIDLOCK_NO_WAIT;
+	if (r < 45)
+		return 1 + (int)(t_rand() % 30);
+	return c->timeout_ms;
+}
+
+/*
+ * How long an acquire call took against its timeout.  The bound applies
+ * to the time minus what the scheduler kept us waiting (runq_ns): on a
+ * machine with ten times more runnable processes than cores the raw
+ * figure measures the machine.
+ */
+static void account_wait(struct t_shm *shm, int timeout_ms, int64_t ns,
+			 int64_t runq_ns)
+{
+	int64_t over = ns - (int64_t)timeout_ms * 1000000;
+
+	t_max(&shm->st.max_wait_ns, ns);
+	t_max(&shm->st.max_over_ns, over);
+	t_max(&shm->st.max_over_adj_ns, over - runq_ns);
+	if (over - runq_ns > (int64_t)shm->cfg.bound_ms * 1000000)
+		t_violation(shm, "pidlock_acquire with a %d ms timeout took "
+			    "%lld ms (%lld ms of it waiting for a CPU)", timeout_ms,
+			    (long long)(ns / 1000000), (long long)(runq_ns / 1000000));
+}
+
+static void lib_once(struct t_shm *shm, struct pidlock *lock, int csfd,
+		     unsigned s, bool in_ns)
+{
+	struct t_actor *a = &shm->slot[s].actor[0];
+	int timeout = in_ns ? shm->cfg.timeout_ms : pick_timeout(&shm->cfg);
+	int64_t t0, t1, q0 = t_runq_ns(0);
+	int r;
+
+	atomic_store(&a->state, T_WAITING);
+	t0 = t_now();
+	r = pidlock_acquire(lock, 0, timeout);
+	t1 = t_now();
+	account_wait(shm, timeout, t1 - t0, t_runq_ns(0) - q0);
+	if (r != 0) {
+		if (r == -EWOULDBLOCK && timeout == 0)
+			atomic_fetch_add(&shm->st.busy, 1);
+		else if (r == -ETIMEDOUT && timeout > 0)
+			atomic_fetch_add(&shm->st.timeouts, 1);
+		else
+			t_error(shm, "pidlock_acquire(timeout %d ms): %s", timeout,
+				pidlock_strerror(r));
+		if (!t_swap(&a->state, T_WAITING, T_IDLE))
+			t_doomed();
+		return;
+	}
+	if (!t_swap(&a->state, T_WAITING, T_CS))
+		t_doomed(); /* sentenced as a waiter, but it got the lock */
+	atomic_fetch_add(&shm->st.acq_lib, 1);
+	if (pidlock_recovered(lock)) {
+		atomic_fetch_add(&shm->st.recovered_lib, 1);
+		if (pidlock_holder(lock)->state == PIDLOCK_STATE_REUSED)
+			atomic_fetch_add(&shm->st.reuse_recovered, 1);
+	}
+	t_critical(shm, csfd, s, 0, t1,
+		   in_ns ? T_LINGER_UNTIL_KILLED : T_LINGER_MAYBE);
+	atomic_store(&a->state, T_RELEASING);
+	r = pidlock_release(lock);
+	if (r != 0)
+		t_error(shm, "pidlock_release: %s", pidlock_strerror(r));
+	if (!t_swap(&a->state, T_RELEASING, T_IDLE))
+		t_doomed();
+}
+
+static _Noreturn void exec_lockrun(const struct t_config *c, unsigned s,
+				   int timeout_ms)
+{
+	char lockrun[PATH_MAX], slot[16], wait[32], tmo[16];
+	int null = open("/dev/null", O_RDWR);
+
+	snprintf(lockrun, sizeof(lockrun), "%s/lockrun", c->bin);
+	snprintf(slot, sizeof(slot), "%u", s);
+	snprintf(wait, sizeof(wait), "%d.%03d", timeout_ms / 1000, timeout_ms % 1000);
+	snprintf(tmo, sizeof(tmo), "%d", timeout_ms);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	if (timeout_ms == 0)
+		execl(lockrun, "lockrun", "-n", c->lock, c->self, "--cs", c->shm,
+		      slot, tmo, (char *)NULL);
+	else
+		execl(lockrun, "lockrun", "-w", wait, c->lock, c->self, "--cs",
+		      c->shm, slot, tmo, (char *)NULL);
+	_exit(127);
+}
+
+/* The command never ran: lockrun must have given up, in time. */
+static void lockrun_gave_up(struct t_shm *shm, int status, int timeout_ms,
+			    int64_t ns, int64_t runq_ns)
+{
+	int64_t over = ns - (int64_t)timeout_ms * 1000000;
+
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 1) {
+		t_error(shm, "lockrun exited with status 0x%x without running "
+			"the command", status);
+		return;
+	}
+	atomic_fetch_add(&shm->st.lockrun_busy, 1);
+	t_max(&shm->st.max_lockrun_over_ns, over);
+	t_max(&shm->st.max_lockrun_over_adj_ns, over - runq_ns);
+	if (over - runq_ns > (int64_t)shm->cfg.lockrun_bound_ms * 1000000)
+		t_violation(shm, "lockrun with a %d ms wait gave up after %lld ms "
+			    "(%lld ms of it waiting for a CPU)", timeout_ms,
+			    (long long)(ns / 1000000), (long long)(runq_ns / 1000000));
+}
+
+static void lockrun_once(struct t_shm *shm, unsigned s)
+{
+	struct t_slot *slot = &shm->slot[s];
+	struct t_actor *h = &slot->actor[1];
+	int timeout = t_rand() % 100 < 30 ? 0 : shm->cfg.timeout_ms;
+	int64_t t0, runq;
+	int status;
+	pid_t pid;
+
+	atomic_store(&h->inc, t_new_inc(shm));
+	atomic_store(&h->pid, 0);
+	atomic_store(&h->linger, 0);
+	atomic_store(&h->state, T_WAITING);
+	t0 = t_now();
+	atomic_store(&slot->lockrun_t0, t0);
+	pid = fork();
+	if (pid == 0)
+		exec_lockrun(&shm->cfg, s, timeout);
+	if (pid < 0) {
+		t_error(shm, "fork: %s", strerror(errno));
+		atomic_store(&h->state, T_IDLE);
+		return;
+	}
+	atomic_store(&slot->lockrun_pid, pid);
+	/* Wait without reaping, to read its scheduling delay first. */
+	while (waitid(P_PID, (id_t)pid, &(siginfo_t){ 0 }, WEXITED | WNOWAIT) < 0 &&
+	       errno == EINTR)
+		;
+	runq = t_runq_ns(pid);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	atomic_store(&slot->lockrun_pid, 0);
+	if (atomic_load(&h->state) == T_WAITING) {
+		if (!t_swap(&h->state, T_WAITING, T_IDLE))
+			t_doomed();
+		lockrun_gave_up(shm, status, timeout, t_now() - t0, runq);
+		return;
+	}
+	/* Only chaos sends SIGKILL: lockrun alone, while its command holds. */
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		return;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		t_error(shm, "lockrun exited with status 0x%x after running the "
+			"command", status);
+}
+
+_Noreturn void t_worker(struct t_shm *shm, unsigned s, bool in_ns)
+{
+	const struct t_config *c = &shm->cfg;
+	struct t_slot *slot = &shm->slot[s];
+	struct pidlock *lock;
+	int csfd, r;
+
+	if (!in_ns)
+		setpgid(0, 0); /* chaos kills the worker with lockrun and its command */
+	t_seed((uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)t_now());
+	csfd = open(c->cs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r = pidlock_new(&lock, c->lock);
+	if (csfd < 0 || r < 0) {
+		t_error(shm, "worker setup: %s", csfd < 0 ? strerror(errno)
+							   : pidlock_strerror(r));
+		_exit(1);
+	}
+	while (!atomic_load(&shm->stop) &&
+	       (in_ns || atomic_load(&slot->done) < c->iters)) {
+		if (!in_ns && c->lockrun_every &&
+		    t_rand() % c->lockrun_every == 0 &&
+		    atomic_load(&slot->actor[1].state) == T_IDLE)
+			lockrun_once(shm, s);
+		else
+			lib_once(shm, lock, csfd, s, in_ns);
+	}
+	pidlock_free(lock);
+	_exit(0);
+}
+
+/* torture --cs SHM SLOT TIMEOUT_MS: the command lockrun runs. */
+int t_helper_main(int argc, char **argv)
+{
+	int64_t t_acq = t_now(), wait, over, runq;
+	struct t_shm *shm;
+	struct t_actor *h;
+	unsigned s;
+	int csfd, timeout;
+
+	if (argc != 5 || !(shm = t_shm_map(argv[2])))
+		return 2;
+	s = (unsigned)atoi(argv[3]);
+	timeout = atoi(argv[4]);
+	if (s >= T_SLOTS_MAX)
+		return 2;
+	h = &shm->slot[s].actor[1];
+	atomic_store(&h->pid, (int)getpid());
+	t_seed((uint64_t)getpid() ^ (uint64_t)t_acq);
+	if (!t_swap(&h->state, T_WAITING, T_CS))
+		t_doomed();
+	atomic_fetch_add(&shm->st.acq_lockrun, 1);
+	if (getenv("LOCKRUN_RECOVERED"))
+		atomic_fetch_add(&shm->st.recovered_lockrun, 1);
+	wait = t_acq - atomic_load(&shm->slot[s].lockrun_t0);
+	over = wait - (int64_t)timeout * 1000000;
+	/* lockrun (our parent) and we were both started by then */
+	runq = t_runq_ns(getppid()) + t_runq_ns(0);
+	t_max(&shm->st.max_lockrun_wait_ns, wait);
+	t_max(&shm->st.max_lockrun_over_ns, over);
+	t_max(&shm->st.max_lockrun_over_adj_ns, over - runq);
+	if (over - runq > (int64_t)shm->cfg.lockrun_bound_ms * 1000000)
+		t_violation(shm, "lockrun with a %d ms wait ran its command "
+			    "after %lld ms (%lld ms of it waiting for a CPU)",
+			    timeout, (long long)(wait / 1000000),
+			    (long long)(runq / 1000000));
+	csfd = open(shm->cfg.cs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (csfd < 0) {
+		t_error(shm, "helper: %s: %s", shm->cfg.cs, strerror(errno));
+		atomic_store(&h->state, T_IDLE);
+		return 1;
+	}
+	t_critical(shm, csfd, s, 1, t_acq, T_LINGER_MAYBE);
+	atomic_store(&h->state, T_IDLE);
+	return 0;
+}
