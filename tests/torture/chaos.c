@@ -116,7 +116,7 @@ static void chaos_actor(struct sup *sp, unsigned s, unsigned a)
 	case T_CS:
 		if (atomic_load(&act->linger))
 			doom(sp, s, a, T_CS, a == 1 && (t_rand() & 1));
-		else if (t_chance_pm(c->random_kill_pm))
+		else if (t_chance_pm(c->random_kill_pm) && t_kills_wanted(sp->shm))
 			doom(sp, s, a, T_CS, false);
 		break;
 	case T_WAITING:
@@ -126,7 +126,7 @@ static void chaos_actor(struct sup *sp, unsigned s, unsigned a)
 			doom(sp, s, a, T_WAITING, false);
 		break;
 	case T_RELEASING:
-		if (t_chance_pm(200))
+		if (t_chance_pm(c->random_kill_pm) && t_kills_wanted(sp->shm))
 			doom(sp, s, a, T_RELEASING, false);
 		break;
 	}
@@ -286,7 +286,10 @@ int t_supervise(struct t_shm *shm)
 		sp.nsgroup = t_ns_start(shm, shm->cfg.procs);
 	for (unsigned s = 0; s < shm->cfg.procs; s++)
 		spawn_worker(&sp, s);
-	while (!sp.wedged && !t_interrupted) {
+	int64_t end = shm->cfg.duration_s ?
+		t_now() + (int64_t)shm->cfg.duration_s * 1000000000 : INT64_MAX;
+
+	while (!sp.wedged && !t_interrupted && t_now() < end) {
 		reap(&sp);
 		if (sp.finished == shm->cfg.procs)
 			break;

@@ -190,8 +190,8 @@ void t_critical(struct t_shm *shm, int csfd, unsigned slot, unsigned actor,
 	v0 = atomic_load(&shm->counter);
 	if (mode == T_LINGER_UNTIL_KILLED)
 		linger(shm, a, 10 * 1000000000ll);
-	else if (t_rand() % 100 < shm->cfg.linger_pct)
-		linger(shm, a, 50 * 1000000ll);
+	else if (t_kills_wanted(shm))
+		linger(shm, a, 20 * 1000000ll);
 	else
 		work(shm->cfg.cs_us);
 	if (!t_swap(&a->state, T_CS, T_COMMIT))

@@ -202,6 +202,25 @@ static int holder_up(struct t_shm *shm, unsigned s, pid_t *wp)
 	return 0;
 }
 
+/*
+ * A round every 200 acquisitions (after the first few): each one costs
+ * forks and a kill.  false at stop.
+ */
+static bool ns_turn(struct t_shm *shm)
+{
+	const struct timespec step = { 0, 5000000 };
+	uint64_t rounds = atomic_load(&shm->st.ns_rounds);
+
+	while (!atomic_load(&shm->stop)) {
+		uint64_t acq = atomic_load(&shm->st.acq_lib) +
+			       atomic_load(&shm->st.acq_lockrun);
+		if (rounds < 3 || rounds * 200 < acq)
+			return true;
+		nanosleep(&step, NULL);
+	}
+	return false;
+}
+
 static int ns_init(struct t_shm *shm, unsigned s)
 {
 	struct t_actor *a = &shm->slot[s].actor[0];
@@ -215,7 +234,7 @@ static int ns_init(struct t_shm *shm, unsigned s)
 		t_error(shm, "PID namespace: no private /proc: %s", strerror(errno));
 		return 1;
 	}
-	while (!atomic_load(&shm->stop) && holder_up(shm, s, &w) == 0) {
+	while (!atomic_load(&shm->stop) && ns_turn(shm) && holder_up(shm, s, &w) == 0) {
 		atomic_fetch_add(&shm->st.ns_rounds, 1);
 		bystander_end(shm, &b); /* its PID was seen by this acquisition */
 		if (start_time_of(w, &start) < 0 || !t_swap(&a->state, T_CS, T_DOOMED)) {

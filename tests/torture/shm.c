@@ -143,6 +143,21 @@ _Noreturn void t_doomed(void)
 		pause();
 }
 
+/*
+ * Are holder kills behind the target share of acquisitions?  Holders
+ * linger, and chaos kills holders, only while they are: kills cost a
+ * respawn each, and more of them would only slow the run down.
+ */
+bool t_kills_wanted(const struct t_shm *shm)
+{
+	const struct t_stats *st = &shm->st;
+	uint64_t acq = atomic_load(&st->acq_lib) + atomic_load(&st->acq_lockrun);
+	uint64_t held = atomic_load(&st->kill_cs) + atomic_load(&st->kill_release) +
+			atomic_load(&st->kill_ns);
+
+	return shm->cfg.chaos && held * 100 < (uint64_t)shm->cfg.linger_pct * acq;
+}
+
 uint64_t t_new_inc(struct t_shm *shm)
 {
 	return atomic_fetch_add(&shm->next_inc, 1) + 1;
@@ -189,6 +204,30 @@ void t_violation(struct t_shm *shm, const char *fmt, ...)
 	atomic_fetch_add(&shm->st.violations, 1);
 	va_start(ap, fmt);
 	t_log(shm, "VIOLATION", fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * A wait past its timeout plus the bound, after taking off the time it
+ * spent waiting for a CPU.  On a machine with many more runnable
+ * processes than cores a process can still sleep on a kernel mutex held
+ * by a preempted one, so by default this is counted and reported, and a
+ * violation only with --strict-bound or past ten times the bound (a
+ * deadline slept through, not a slow machine).
+ */
+void t_late(struct t_shm *shm, int64_t over_ns, int bound_ms,
+	    const char *fmt, ...)
+{
+	uint64_t n = atomic_fetch_add(&shm->st.late, 1);
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (shm->cfg.strict_bound || over_ns > 10 * (int64_t)bound_ms * 1000000) {
+		atomic_fetch_add(&shm->st.violations, 1);
+		t_log(shm, "VIOLATION", fmt, ap);
+	} else if (n < 3) {
+		t_log(shm, "late", fmt, ap);
+	}
 	va_end(ap);
 }
 

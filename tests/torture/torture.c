@@ -39,9 +39,11 @@ static void usage(FILE *f)
 "  -n, --total N         total critical sections (sets --iters)\n"
 "  -l, --lockrun-every N 1 in N iterations through lockrun (50; 0: never)\n"
 "  -t, --timeout MS      long acquire timeout (2000)\n"
-"      --bound MS        allowed overshoot of a library wait (250)\n"
-"      --lockrun-bound MS  allowed overshoot of lockrun -w (1500)\n"
-"      --linger PCT      holders that linger in the section (12)\n"
+"      --bound MS        a library wait past timeout + MS is late (1000)\n"
+"      --lockrun-bound MS  the same for lockrun -w (2000)\n"
+"      --strict-bound    a late wait is a violation (else 10x the bound is)\n"
+"      --linger PCT      share of acquisitions to kill holding (10)\n"
+"      --duration S      stop after S seconds even if not done\n"
 "      --cs-us US        busy time in each critical section (0)\n"
 "      --wedge S         no progress for S seconds is a wedge (30)\n"
 "      --no-chaos        no kills   --no-tools  no lockclean/lockstat\n"
@@ -65,7 +67,7 @@ static long number_or_die(const char *s, long min, long max)
 	return v;
 }
 
-enum { O_BOUND = 256, O_LRBOUND, O_LINGER, O_CSUS, O_WEDGE, O_NOCHAOS,
+enum { O_BOUND = 256, O_LRBOUND, O_STRICT, O_DURATION, O_LINGER, O_CSUS, O_WEDGE, O_NOCHAOS,
        O_NOTOOLS, O_NOREUSE, O_KEEP };
 
 static bool keep_dir;
@@ -84,6 +86,8 @@ static void parse(int argc, char **argv, struct t_config *c, char *dir)
 		{ "total", 1, NULL, 'n' }, { "lockrun-every", 1, NULL, 'l' },
 		{ "timeout", 1, NULL, 't' }, { "bound", 1, NULL, O_BOUND },
 		{ "lockrun-bound", 1, NULL, O_LRBOUND },
+		{ "strict-bound", 0, NULL, O_STRICT },
+		{ "duration", 1, NULL, O_DURATION },
 		{ "linger", 1, NULL, O_LINGER }, { "cs-us", 1, NULL, O_CSUS },
 		{ "wedge", 1, NULL, O_WEDGE }, { "no-chaos", 0, NULL, O_NOCHAOS },
 		{ "no-tools", 0, NULL, O_NOTOOLS },
@@ -103,6 +107,8 @@ static void parse(int argc, char **argv, struct t_config *c, char *dir)
 		case 't': c->timeout_ms = (int)number_or_die(optarg, 1, 3600000); break;
 		case O_BOUND: c->bound_ms = (int)number_or_die(optarg, 0, 3600000); break;
 		case O_LRBOUND: c->lockrun_bound_ms = (int)number_or_die(optarg, 0, 3600000); break;
+		case O_STRICT: c->strict_bound = true; break;
+		case O_DURATION: c->duration_s = (int)number_or_die(optarg, 1, 864000); break;
 		case O_LINGER: c->linger_pct = (unsigned)number_or_die(optarg, 0, 100); break;
 		case O_CSUS: c->cs_us = (unsigned)number_or_die(optarg, 0, 1000000); break;
 		case O_WEDGE: c->wedge_s = (int)number_or_die(optarg, 1, 86400); break;
@@ -131,8 +137,8 @@ static void defaults(struct t_config *c, char *dir)
 
 	*c = (struct t_config){
 		.procs = 16, .iters = 2000, .lockrun_every = 50,
-		.timeout_ms = 2000, .bound_ms = 250, .lockrun_bound_ms = 1500,
-		.linger_pct = 12, .random_kill_pm = 100, .wait_kill_pm = 5,
+		.timeout_ms = 2000, .bound_ms = 1000, .lockrun_bound_ms = 2000,
+		.linger_pct = 10, .random_kill_pm = 50, .wait_kill_pm = 5,
 		.wedge_s = 30, .chaos = true, .tools = true,
 		.reuse = geteuid() == 0,
 	};

@@ -67,13 +67,15 @@ struct t_config {
 	uint64_t iters;           /* completed critical sections per worker */
 	unsigned lockrun_every;   /* 1 in N iterations through lockrun, 0: none */
 	int timeout_ms;           /* the long timeout of timed waits */
-	int bound_ms;             /* allowed overshoot of a library wait */
+	int bound_ms;             /* a wait past timeout + this is late */
+	bool strict_bound;        /* and a late wait is a violation */
 	int lockrun_bound_ms;     /* allowed overshoot of lockrun -w */
-	unsigned linger_pct;      /* holders that linger (and get killed) */
+	unsigned linger_pct;      /* target % of acquisitions killed holding */
 	unsigned random_kill_pm;  /* per mille: kill a holder at a random time */
 	unsigned wait_kill_pm;    /* per mille per tick: kill a waiter */
 	unsigned cs_us;           /* busy time in each critical section */
 	int wedge_s;              /* no progress for this long: wedged */
+	int duration_s;           /* stop after this long (0: when done) */
 	bool chaos;
 	bool tools;
 	bool reuse;
@@ -112,6 +114,7 @@ struct t_config {
 	X(reuse_raced, "records replaced before they could be judged")      \
 	X(reuse_recovered, "acquisitions that recovered a reused PID")      \
 	X(bystanders, "PID-reuse bystanders left unsignalled")              \
+	X(late, "waits past timeout + bound (CPU delay taken off)")        \
 	X(violations, "VIOLATIONS")                                         \
 	X(errors, "errors")
 
@@ -152,12 +155,15 @@ void t_max(_Atomic int64_t *max, int64_t v);
 bool t_swap(_Atomic int *state, int from, int to);
 _Noreturn void t_doomed(void);
 uint64_t t_new_inc(struct t_shm *shm);
+bool t_kills_wanted(const struct t_shm *shm);
 void t_kill_log(struct t_shm *shm, uint64_t inc);
 int64_t t_killed_at(const struct t_shm *shm, uint64_t inc);
 void t_violation(struct t_shm *shm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void t_error(struct t_shm *shm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void t_late(struct t_shm *shm, int64_t over_ns, int bound_ms,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const char *t_state_name(int state);
 
 /* cs.c: the critical section with its checks. */
