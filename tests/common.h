@@ -93,6 +93,19 @@ void mock_short_writes(size_t max);
 void mock_reset(void);
 
 /*
+ * Crash injection: counting the calls of every wrapped function together
+ * from now on, raise SIGKILL at call number nth (before it is made);
+ * 0 disarms.  mock_trace(fd) writes one byte per call (its enum mock_fn)
+ * to fd, -1 stops; mock_any_calls() is the count.
+ */
+void mock_die_at(int nth);
+void mock_trace(int fd);
+int mock_any_calls(void);
+const char *mock_fn_name(enum mock_fn fn);
+/* openat(O_TMPFILE) fails with EOPNOTSUPP, as on NFS. */
+void mock_no_tmpfile(bool on);
+
+/*
  * A fake process for the liveness judgement: /proc/PID/stat of a faked
  * PID reads as given (state 'S', 'Z', ...; start time), and kill(PID, 0)
  * returns kill_errno (0 = alive).  exists=false: /proc/PID is ENOENT.

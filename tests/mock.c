@@ -25,6 +25,15 @@ struct fault {
 static struct fault faults[MOCK_COUNT];
 static size_t short_max;
 
+/* Crash injection (mock_die_at) and call tracing (mock_trace): both count
+ * the calls of every wrapped function together. */
+static int any_calls, die_at, trace_fd = -1;
+static bool no_tmpfile;
+static const char *const fn_names[MOCK_COUNT] = {
+	"kill", "openat", "flock", "linkat", "renameat", "renameat2",
+	"pwrite", "pread", "ftruncate", "fstatat", "unlinkat", "fchmod",
+};
+
 #define MAX_FAKE 32
 static struct fake_proc {
 	pid_t pid;
@@ -53,6 +62,35 @@ void mock_reset(void)
 	short_max = 0;
 	nfakes = 0;
 	kill_calls = 0;
+	any_calls = die_at = 0;
+	trace_fd = -1;
+	no_tmpfile = false;
+}
+
+void mock_die_at(int nth)
+{
+	any_calls = 0;
+	die_at = nth;
+}
+
+void mock_trace(int fd)
+{
+	any_calls = 0;
+	trace_fd = fd;
+}
+
+int mock_any_calls(void) { return any_calls; }
+void mock_no_tmpfile(bool on) { no_tmpfile = on; }
+const char *mock_fn_name(enum mock_fn fn) { return fn_names[fn]; }
+
+/* Every wrapped call, before anything else: trace it, or die at it. */
+static void step(enum mock_fn fn)
+{
+	any_calls++;
+	if (trace_fd >= 0)
+		(void)!write(trace_fd, &(unsigned char){ (unsigned char)fn }, 1);
+	if (die_at && any_calls == die_at)
+		raise(SIGKILL); /* what a crash at this step does to the files */
 }
 
 void mock_proc(pid_t pid, bool exists, char state, uint64_t start,
@@ -68,6 +106,7 @@ static bool faulted(enum mock_fn fn)
 {
 	struct fault *f = &faults[fn];
 
+	step(fn);
 	f->calls++;
 	if (f->hook)
 		f->hook();
@@ -155,6 +194,10 @@ int __wrap_openat(int dirfd, const char *path, int flags, ...)
 	}
 	if (faulted(MOCK_OPENAT))
 		return -1;
+	if (no_tmpfile && (flags & O_TMPFILE) == O_TMPFILE) {
+		errno = EOPNOTSUPP; /* as on NFS: the named temporary file path */
+		return -1;
+	}
 	if (open_fake_proc(path, &fd))
 		return fd;
 	return __real_openat(dirfd, path, flags, mode);
