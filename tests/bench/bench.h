@@ -37,6 +37,8 @@ struct locker {
 /* util.c */
 int64_t now_ns(void);
 void sleep_ns(int64_t ns);
+int64_t cpu_ns(int who);
+int64_t rusage_cpu_ns(const struct rusage *ru);
 void *shared_anon(size_t size);
 void *shared_file(const char *path, size_t size, bool create);
 bool proc_lock_waiter(pid_t pid);

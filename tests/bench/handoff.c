@@ -3,8 +3,9 @@
  * waiter's acquire returns in the next process.
  *
  * Method, the same for every row: the holder first makes sure the waiter
- * is really waiting (a kernel waiter shows up as "->" in /proc/locks; a
- * poller is asleep in state S between its attempts), for a polling waiter
+ * is really waiting (a kernel waiter is asleep in flock() or fcntl(), as
+ * /proc/PID/syscall says; a poller is asleep in state S between its
+ * attempts), for a polling waiter
  * holds on for a random time below its poll interval (so the release
  * falls at a random phase of the poll, as in life), then stores a
  * CLOCK_MONOTONIC timestamp in shared memory and releases.  The waiter

@@ -47,6 +47,7 @@ int cmd_cycle(int argc, char **argv)
 	json_str("locker", l.name);
 	json_int("count", count);
 	json_int("elapsed_ns", end - start);
+	json_int("cpu_ns", cpu_ns(RUSAGE_SELF));
 	json_end();
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,22 @@ int64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (int64_t)t.tv_sec * NS_PER_S + t.tv_nsec;
+}
+
+/* User + system CPU time: what a busy machine's other load cannot inflate. */
+int64_t cpu_ns(int who)
+{
+	struct rusage ru;
+
+	if (getrusage(who, &ru) < 0)
+		err(1, "getrusage");
+	return rusage_cpu_ns(&ru);
+}
+
+int64_t rusage_cpu_ns(const struct rusage *ru)
+{
+	return ((int64_t)ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * NS_PER_S +
+	       ((int64_t)ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) * 1000;
 }
 
 void sleep_ns(int64_t ns)
@@ -88,11 +105,8 @@ static char *slurp(const char *path)
 	return buf;
 }
 
-/*
- * Is pid blocked in the kernel waiting for a file lock?  /proc/locks
- * lists a blocked request as "N: -> FLOCK  ADVISORY  WRITE PID ...".
- */
-bool proc_lock_waiter(pid_t pid)
+/* The slow way: "N: -> FLOCK  ADVISORY  WRITE PID ..." in /proc/locks. */
+static bool listed_as_waiter(pid_t pid)
 {
 	char *buf = slurp("/proc/locks"), *line, *save = NULL;
 	bool found = false;
@@ -109,6 +123,31 @@ bool proc_lock_waiter(pid_t pid)
 	}
 	free(buf);
 	return found;
+}
+
+/*
+ * Is pid blocked in the kernel waiting for a file lock?  Asked of
+ * /proc/PID/syscall (asleep in flock or fcntl), not of /proc/locks: a
+ * read of /proc/locks takes the kernel's file_rwsem for writing, which
+ * stalls every flock(2) on the machine while it runs, and would disturb
+ * what is being measured.  /proc/locks is the fallback where
+ * /proc/PID/syscall cannot be read.
+ */
+bool proc_lock_waiter(pid_t pid)
+{
+	char path[32], *buf;
+	long nr;
+	bool readable, in_lock_call = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	buf = slurp(path);
+	readable = buf && buf[0];
+	if (readable && sscanf(buf, "%ld", &nr) == 1)
+		in_lock_call = nr == SYS_flock || nr == SYS_fcntl;
+	free(buf);
+	if (!readable)
+		return listed_as_waiter(pid);
+	return in_lock_call && proc_sleeping(pid);
 }
 
 /* Is pid asleep (state S), as a poller is between its attempts? */
