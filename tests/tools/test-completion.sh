@@ -145,8 +145,10 @@ t_bash_default_lock_dir() {
 	fi
 	mkdir xdg
 	chown $NOBODY xdg
+	# a copy nobody can read: the source tree may be in a private directory
+	cp "$COMPLETION/pidlock.bash" completion.bash
 	got=$(env -u PIDLOCK_DIR XDG_RUNTIME_DIR=$T/xdg setpriv --reuid=$NOBODY --regid=$NOBODY \
-		--clear-groups bash -c '. "$COMPLETION/pidlock.bash"; _pidlock_dir')
+		--clear-groups bash -c ". $T/completion.bash; _pidlock_dir")
 	[ "$got" = "$T/xdg" ] || fail "nobody: completion uses '$got'"
 	run env -u PIDLOCK_DIR XDG_RUNTIME_DIR=$T/xdg setpriv --reuid=$NOBODY --regid=$NOBODY \
 		--clear-groups "$BIN/lockrun" -k -N probe true
