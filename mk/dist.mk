@@ -41,10 +41,12 @@ dist:
 	@echo "dist: $(DIST_TARBALL) $$(sha256sum $(DIST_TARBALL) | cut -d' ' -f1)"
 
 # The tarball's own Makefile builds, tests, installs and uninstalls; the
-# files left after uninstall must be none.
+# files left after uninstall must be none.  The directory is made 0755 as a
+# checkout would be: root-only tests run the tools as nobody.
 distcheck: dist
 	@set -e; d=$$(mktemp -d "$${TMPDIR:-/tmp}/pidlock-distcheck.XXXXXX"); \
 	trap 'chmod -R u+w "$$d" 2>/dev/null; rm -rf "$$d"' EXIT; \
+	chmod 755 "$$d"; \
 	tar -xzf $(DIST_TARBALL) -C "$$d"; \
 	cd "$$d/$(DIST_NAME)"; \
 	echo "distcheck: make $(DISTCHECK_TARGETS) in $$d/$(DIST_NAME)"; \
