@@ -48,6 +48,7 @@ static void usage(FILE *f)
 "      --wedge S         no progress for S seconds is a wedge (30)\n"
 "      --no-chaos        no kills   --no-tools  no lockclean/lockstat\n"
 "      --no-reuse        no PID namespace (also without root)\n"
+"      --broken          self-test: each worker its own lock (must fail)\n"
 "  -d, --dir DIR         where the work directory goes (/dev/shm, $TMPDIR)\n"
 "  -B, --bin DIR         where lockrun, lockstat, lockclean are\n"
 "      --keep            keep the work directory\n");
@@ -67,7 +68,7 @@ static long number_or_die(const char *s, long min, long max)
 	return v;
 }
 
-enum { O_BOUND = 256, O_LRBOUND, O_STRICT, O_DURATION, O_LINGER, O_CSUS, O_WEDGE, O_NOCHAOS,
+enum { O_BOUND = 256, O_LRBOUND, O_STRICT, O_DURATION, O_BROKEN, O_LINGER, O_CSUS, O_WEDGE, O_NOCHAOS,
        O_NOTOOLS, O_NOREUSE, O_KEEP };
 
 static bool keep_dir;
@@ -88,6 +89,7 @@ static void parse(int argc, char **argv, struct t_config *c, char *dir)
 		{ "lockrun-bound", 1, NULL, O_LRBOUND },
 		{ "strict-bound", 0, NULL, O_STRICT },
 		{ "duration", 1, NULL, O_DURATION },
+		{ "broken", 0, NULL, O_BROKEN },
 		{ "linger", 1, NULL, O_LINGER }, { "cs-us", 1, NULL, O_CSUS },
 		{ "wedge", 1, NULL, O_WEDGE }, { "no-chaos", 0, NULL, O_NOCHAOS },
 		{ "no-tools", 0, NULL, O_NOTOOLS },
@@ -108,6 +110,7 @@ static void parse(int argc, char **argv, struct t_config *c, char *dir)
 		case O_BOUND: c->bound_ms = (int)number_or_die(optarg, 0, 3600000); break;
 		case O_LRBOUND: c->lockrun_bound_ms = (int)number_or_die(optarg, 0, 3600000); break;
 		case O_STRICT: c->strict_bound = true; break;
+		case O_BROKEN: c->broken = true; break;
 		case O_DURATION: c->duration_s = (int)number_or_die(optarg, 1, 864000); break;
 		case O_LINGER: c->linger_pct = (unsigned)number_or_die(optarg, 0, 100); break;
 		case O_CSUS: c->cs_us = (unsigned)number_or_die(optarg, 0, 1000000); break;

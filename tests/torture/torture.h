@@ -77,6 +77,7 @@ struct t_config {
 	int wedge_s;              /* no progress for this long: wedged */
 	int duration_s;           /* stop after this long (0: when done) */
 	bool chaos;
+	bool broken;              /* self-test: one lock per worker */
 	bool tools;
 	bool reuse;
 	char work[PATH_MAX / 2];

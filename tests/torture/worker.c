@@ -195,7 +195,14 @@ _Noreturn void t_worker(struct t_shm *shm, unsigned s, bool in_ns)
 		(void)0;
 	t_seed((uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)t_now());
 	csfd = open(c->cs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	r = pidlock_new(&lock, c->lock);
+	if (c->broken) {
+		/* Self-test: no mutual exclusion, which the checks must see. */
+		char path[sizeof(c->lock) + 16];
+		snprintf(path, sizeof(path), "%s.%u", c->lock, s);
+		r = pidlock_new(&lock, path);
+	} else {
+		r = pidlock_new(&lock, c->lock);
+	}
 	if (csfd < 0 || r < 0) {
 		t_error(shm, "worker setup: %s", csfd < 0 ? strerror(errno)
 							   : pidlock_strerror(r));
@@ -203,7 +210,7 @@ _Noreturn void t_worker(struct t_shm *shm, unsigned s, bool in_ns)
 	}
 	while (!atomic_load(&shm->stop) &&
 	       (in_ns || atomic_load(&slot->done) < c->iters)) {
-		if (!in_ns && c->lockrun_every &&
+		if (!in_ns && c->lockrun_every && !c->broken &&
 		    t_rand() % c->lockrun_every == 0 &&
 		    atomic_load(&slot->actor[1].state) == T_IDLE)
 			lockrun_once(shm, s);
