@@ -28,6 +28,7 @@ struct sup {
 	int64_t pending[T_SLOTS_MAX]; /* when to kill a command lockrun left */
 	uint64_t progress;
 	int64_t progress_at;
+	int64_t ns_wait_until;
 	bool wedged;
 };
 
@@ -273,6 +274,22 @@ static void stop_all(struct sup *sp)
 		;
 }
 
+/*
+ * A short run can end before the PID namespace completed a round; give it
+ * up to 10 s more, alone with the lock, so that every run covers reuse.
+ */
+static bool ns_round_done(struct sup *sp)
+{
+	if (!sp->nsgroup || atomic_load(&sp->shm->st.ns_rounds) > 0)
+		return true;
+	if (!sp->ns_wait_until)
+		sp->ns_wait_until = t_now() + 10 * 1000000000ll;
+	if (t_now() < sp->ns_wait_until)
+		return false;
+	t_error(sp->shm, "no PID-namespace round completed");
+	return true;
+}
+
 int t_supervise(struct t_shm *shm)
 {
 	const struct timespec tick = { 0, TICK_NS };
@@ -291,7 +308,7 @@ int t_supervise(struct t_shm *shm)
 
 	while (!sp.wedged && !t_interrupted && t_now() < end) {
 		reap(&sp);
-		if (sp.finished == shm->cfg.procs)
+		if (sp.finished == shm->cfg.procs && ns_round_done(&sp))
 			break;
 		if (shm->cfg.chaos)
 			chaos_tick(&sp);
