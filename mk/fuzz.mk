@@ -57,7 +57,7 @@ fuzz: fuzz-build
 	        -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crash-$$h- \
 	        $(FUZZ_ARGS) $(FUZZ_DIR)/corpus/$$h $$seeds \
 	        tests/fuzz/regress/$$h > $(FUZZ_DIR)/$$h.log 2>&1; rc=$$?; \
-	    grep -E '^#[0-9]+ +DONE|^stat::number_of_executed_units|^stat::peak_rss' \
+	    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units|^stat::peak_rss' \
 	        $(FUZZ_DIR)/$$h.log | sed "s/^/fuzz: $$h: /"; \
 	    if [ $$rc -ne 0 ]; then \
 	        tail -n 40 $(FUZZ_DIR)/$$h.log; \
