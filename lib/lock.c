@@ -28,6 +28,7 @@ struct pidlock {
 	int fd;            /* the locked descriptor, -1 when not held */
 	int dirfd;         /* the directory, while held */
 	int user_fd;       /* pidlock_new_fd(): the caller's descriptor */
+	int spare_fd;      /* a waiter's unnamed inode, ready to publish */
 	dev_t dev;
 	ino_t ino;
 	mode_t mode;
@@ -51,7 +52,7 @@ static int handle_alloc(struct pidlock **lockp)
 
 	if (!lock)
 		return -ENOMEM;
-	lock->fd = lock->dirfd = lock->user_fd = -1;
+	lock->fd = lock->dirfd = lock->user_fd = lock->spare_fd = -1;
 	lock->mode = 0644;
 	pidlock__info_reset(&lock->holder);
 	*lockp = lock;
@@ -397,6 +398,21 @@ static bool wants_record(const struct pidlock *lock)
 	return !(lock->flags & (PIDLOCK_SHARED | PIDLOCK_NO_RECORD));
 }
 
+/* The spare inode, now with a record written at the moment it is used. */
+static int use_spare(struct pidlock *lock, char *tmp)
+{
+	int fd = lock->spare_fd, r;
+
+	lock->spare_fd = -1;
+	tmp[0] = '\0';
+	r = write_record(lock, fd);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 /* The name does not exist: create it, complete and locked, or lose. */
 static int create_new(struct pidlock *lock, int dirfd)
 {
@@ -404,7 +420,9 @@ static int create_new(struct pidlock *lock, int dirfd)
 	int fd, r;
 
 	lock->keep = !wants_record(lock) || (lock->flags & PIDLOCK_KEEP);
-	fd = prepare_inode(lock, dirfd, wants_record(lock), tmp, sizeof(tmp));
+	fd = lock->spare_fd >= 0 ? use_spare(lock, tmp)
+				 : prepare_inode(lock, dirfd, wants_record(lock),
+						 tmp, sizeof(tmp));
 	if (fd < 0)
 		return fd;
 	r = publish(fd, dirfd, tmp, lock->base);
@@ -426,18 +444,18 @@ static bool same_inode(const struct stat *a, const struct stat *b)
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-/* Does the path still name the inode we hold, and is it still linked? */
-static int verify(int dirfd, const char *base, int fd)
+/*
+ * Does the path still name the inode we hold open?  While we hold it, its
+ * inode number cannot be given to another file, so the same device and
+ * inode at the path means it is still linked there: one system call.
+ */
+static int verify(int dirfd, const char *base, dev_t dev, ino_t ino)
 {
-	struct stat mine, named;
+	struct stat named;
 
-	if (fstat(fd, &mine) < 0)
-		return -errno;
-	if (mine.st_nlink == 0)
-		return RETRY;
 	if (fstatat(dirfd, base, &named, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? RETRY : -errno;
-	return same_inode(&mine, &named) ? 0 : RETRY;
+	return named.st_dev == dev && named.st_ino == ino ? 0 : RETRY;
 }
 
 struct content {
@@ -486,6 +504,22 @@ static void describe(struct pidlock *lock, const struct content *c,
 	}
 }
 
+/*
+ * Only a caller that gets no lock learns who holds it, and only then: the
+ * description reads /proc/locks, and while the kernel writes that out it
+ * holds the lock table, stalling every flock() on the machine.  A waiter
+ * that will get the lock anyway must not pay that, nor make others pay.
+ */
+static void describe_busy(struct pidlock *lock, int fd, struct content *c,
+			  const struct stat *st, int err)
+{
+	if (err != -EWOULDBLOCK && err != -ETIMEDOUT && err != -EDEADLK)
+		return;
+	if (err == -ETIMEDOUT) /* the record may have changed meanwhile */
+		(void)read_content(fd, c);
+	describe(lock, c, st, true);
+}
+
 static int open_existing(int dirfd, const char *base, const struct stat *st,
 			 int *fdp)
 {
@@ -506,9 +540,40 @@ static int open_existing(int dirfd, const char *base, const struct stat *st,
 	return 0;
 }
 
+/*
+ * Before a waiter sleeps, it readies the inode it will publish: unnamed
+ * (O_TMPFILE), with its mode, locked.  A holder's release unlinks the file,
+ * so the woken waiter then only writes its record and links the inode,
+ * instead of creating one while the lock is idle.  Best effort: without
+ * O_TMPFILE the waiter creates after waking, as always.
+ */
+static void ready_spare(struct pidlock *lock, int dirfd)
+{
+	int fd;
+
+	if (lock->spare_fd >= 0 || !wants_record(lock) ||
+	    (lock->flags & PIDLOCK_KEEP))
+		return;
+	fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (fchmod(fd, lock->mode) < 0 || pidlock__lock_try(fd, &lock->how) < 0)
+		close(fd);
+	else
+		lock->spare_fd = fd;
+}
+
+static void drop_spare(struct pidlock *lock)
+{
+	if (lock->spare_fd >= 0)
+		close(lock->spare_fd);
+	lock->spare_fd = -1;
+}
+
 /* Waits until the holder lets go (or the deadline passes). */
-static int wait_for_lock(struct pidlock *lock, int fd, const struct stat *st,
-			 int timeout_ms, const struct timespec *deadline)
+static int wait_for_lock(struct pidlock *lock, int dirfd, int fd,
+			 const struct stat *st, int timeout_ms,
+			 const struct timespec *deadline)
 {
 	int r = pidlock__deadlock_check(st->st_dev, st->st_ino);
 
@@ -516,6 +581,8 @@ static int wait_for_lock(struct pidlock *lock, int fd, const struct stat *st,
 		return r;
 	if (timeout_ms == 0)
 		return -EWOULDBLOCK;
+	if (dirfd >= 0)
+		ready_spare(lock, dirfd);
 	return pidlock__lock_wait(fd, &lock->how, deadline);
 }
 
@@ -547,7 +614,7 @@ static int break_stale(struct pidlock *lock, int dirfd, int oldfd)
 		r = r < 0 ? r : -EEXIST;
 	else if (fstat(oldfd, &old) < 0)
 		r = -errno;
-	else if ((r = verify(dirfd, lock->base, oldfd)) == 0 &&
+	else if ((r = verify(dirfd, lock->base, old.st_dev, old.st_ino)) == 0 &&
 		 renameat(dirfd, tmp, dirfd, lock->base) < 0)
 		r = -errno;
 	if (r != 0) {
@@ -676,14 +743,14 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 			close(fd);
 			return r;
 		}
-		describe(lock, &c, &st, true);
-		r = wait_for_lock(lock, fd, &st, timeout_ms, deadline);
+		r = wait_for_lock(lock, dirfd, fd, &st, timeout_ms, deadline);
 		if (r < 0) {
+			describe_busy(lock, fd, &c, &st, r);
 			close(fd);
 			return r;
 		}
 	}
-	r = verify(dirfd, lock->base, fd);
+	r = verify(dirfd, lock->base, st.st_dev, st.st_ino);
 	if (r != 0) {
 		close(fd);
 		return r;
@@ -721,7 +788,7 @@ static int acquire_fd(struct pidlock *lock, int timeout_ms,
 		pidlock__info_from_stat(&lock->holder, &st);
 		pidlock__kernel_holders(NULL, st.st_dev, st.st_ino, &lock->holder);
 		pidlock__judge_locked(&lock->holder);
-		r = wait_for_lock(lock, lock->user_fd, &st, timeout_ms, deadline);
+		r = wait_for_lock(lock, -1, lock->user_fd, &st, timeout_ms, deadline);
 		if (r < 0)
 			return r;
 	}
@@ -771,6 +838,7 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 	r = RETRY;
 	for (int i = 0; i < MAX_ATTEMPTS && r == RETRY; i++)
 		r = try_acquire(lock, dirfd, &dir, timeout_ms, deadline);
+	drop_spare(lock); /* not needed after all: the file was kept */
 	if (r != 0) {
 		close(dirfd);
 		return r == RETRY ? -EBUSY : r;
@@ -824,7 +892,7 @@ int pidlock_release(struct pidlock *lock)
 			r = -errno;
 	} else {
 		/* Unlink while still holding the lock, and only our own inode. */
-		r = verify(lock->dirfd, lock->base, lock->fd);
+		r = verify(lock->dirfd, lock->base, lock->dev, lock->ino);
 		if (r == RETRY)
 			r = -PIDLOCK_ENOTOURS;
 		else if (r == 0 && unlinkat(lock->dirfd, lock->base, 0) < 0)

@@ -854,6 +854,22 @@ t_wakeup_on_release() {
 	[ $ms -lt 400 ] || fail "the waiter started ${ms}ms after the release"
 }
 
+# Reading /proc/locks stalls every flock() on the machine while the kernel
+# writes it out: lockrun reads it once, for the "held by" line, and the
+# wait itself must not read it again.
+t_wait_reads_proc_locks_once() {
+	command -v strace >/dev/null || { skip_test "strace missing"; return; }
+	hold F || return
+	bg w strace -f -qq -e trace=openat -o trace lockrun -w 10 "$T/F" true
+	wait_until is_waiting F || return
+	touch c.go
+	bg_status w
+	expect_status 0
+	local n
+	n=$(grep -c '"/proc/locks"' trace)
+	[ "$n" = 1 ] || fail "/proc/locks opened $n times by a waiter, expected once"
+}
+
 # A clean handoff to a waiter (holder's command exits, waiter blocked in
 # the kernel) is not a stale lock: the holder says nothing, and the waiter
 # does not "recover" anything.  Repeated: a lost-lock window in the
@@ -1015,7 +1031,7 @@ run_tests \
 	t_verbose t_flock_name t_exclusion_with_flock_both_ways \
 	t_symlink_not_followed t_fifo_no_hang t_pidfile t_existing_empty_file_kept \
 	t_stale_recovery t_holder_report t_named_lock t_message t_daemon_keeps_lock \
-	t_release_without_heirs_no_proc_scan \
+	t_release_without_heirs_no_proc_scan t_wait_reads_proc_locks_once \
 	t_signals_forwarded t_signal_death_status t_max_time t_max_time_signal \
 	t_kill_after t_wakeup_on_release t_handoff_is_clean t_user t_user_refused_when_not_root \
 	t_unknown_user t_no_file_after_failure t_durations
