@@ -15,8 +15,13 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 PKG_CONFIG ?= pkg-config
-SYSTEMDUNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo $(PREFIX)/lib/systemd/system)
-TMPFILESDIR ?= $(shell $(PKG_CONFIG) --variable=tmpfilesdir systemd 2>/dev/null || echo $(PREFIX)/lib/tmpfiles.d)
+# systemd's own directories, but under PREFIX (systemd also reads
+# /usr/local/lib/systemd/system): a PREFIX=$$HOME/.local install must not
+# write to /lib.
+SYSTEMD_PC = $(PKG_CONFIG) --define-variable=prefix=$(PREFIX) \
+	--define-variable=root_prefix=$(PREFIX) --define-variable=rootprefix=$(PREFIX)
+SYSTEMDUNITDIR ?= $(or $(shell $(SYSTEMD_PC) --variable=systemdsystemunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/system)
+TMPFILESDIR ?= $(or $(shell $(SYSTEMD_PC) --variable=tmpfilesdir systemd 2>/dev/null),$(PREFIX)/lib/tmpfiles.d)
 UNITS := $(wildcard contrib/systemd/*.service contrib/systemd/*.timer)
 INSTALL    ?= install
 
@@ -197,7 +202,7 @@ demo: all $(B)/example
 	@sh tests/demo.sh $(B)
 
 clean:
-	rm -rf build build-san build-*
+	rm -rf build build-san $(filter-out build-aux,$(wildcard build-*))
 
 distclean: clean
 .SECONDARY:

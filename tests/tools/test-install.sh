@@ -48,11 +48,9 @@ expected() {
 # The defaults with PREFIX=/usr: everything where a distribution puts it.
 t_install_default_tree() {
 	mk install DESTDIR="$T/stage" PREFIX=/usr >log 2>&1 || { fail "make install: $(cat log)"; return; }
-	local sd td
-	sd=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /usr/lib/systemd/system)
-	td=$(pkg-config --variable=tmpfilesdir systemd 2>/dev/null || echo /usr/lib/tmpfiles.d)
+	# systemd's directories, under PREFIX (not bookworm's /lib)
 	BINd=usr/bin LIBd=usr/lib INCd=usr/include PCd=usr/lib/pkgconfig MANd=usr/share/man
-	UNITd=${sd#/} TMPFd=${td#/} BASHCd=usr/share/bash-completion/completions
+	UNITd=usr/lib/systemd/system TMPFd=usr/lib/tmpfiles.d BASHCd=usr/share/bash-completion/completions
 	ZSHCd=usr/share/zsh/site-functions MS=
 	diff -u <(expected) <(tree_list stage) >diff || fail "installed tree differs: $(cat diff)"
 	grep -qx 'prefix=/usr' stage/usr/lib/pkgconfig/pidlock.pc || fail "pidlock.pc: $(cat stage/usr/lib/pkgconfig/pidlock.pc)"
@@ -122,10 +120,13 @@ t_install_rejects_unknown_compression() {
 # libpidlock.so.0 and run with LD_LIBRARY_PATH: the first instance holds
 # the lock, the second is told it is busy and by whom.
 t_consumer_against_installed_copy() {
-	# every directory under the prefix: some defaults (systemd's) are absolute
-	local dirs="PREFIX=$T/prefix SYSTEMDUNITDIR=$T/prefix/lib/systemd/system
-		TMPFILESDIR=$T/prefix/lib/tmpfiles.d BASHCOMPDIR=$T/prefix/bc ZSHCOMPDIR=$T/prefix/zc"
-	mk install-lib $dirs >log 2>&1 || { fail "make install-lib: $(cat log)"; return; }
+	# PREFIX alone puts everything under it, systemd's directories too
+	local dirs="PREFIX=$T/prefix"
+	mk install $dirs >log 2>&1 || { fail "make install: $(cat log)"; return; }
+	[ -z "$(find "$T/prefix" -name '*.service' ! -path "$T/prefix/lib/systemd/system/*")" ] &&
+	[ -e "$T/prefix/lib/systemd/system/lockclean.service" ] &&
+	[ -e "$T/prefix/lib/tmpfiles.d/pidlock.conf" ] ||
+		fail "systemd files not under PREFIX: $(find "$T/prefix" -name '*.service' -o -name 'pidlock.conf')"
 	mkdir src
 	cp "$TOP/tests/pkg/consumer.c" "$TOP/examples/single-instance.c" src/
 	export PKG_CONFIG_PATH=$T/prefix/lib/pkgconfig
