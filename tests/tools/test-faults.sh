@@ -474,6 +474,7 @@ t_eintr_storm_wait() {
 	wait_until grep -q -- "-> .*:$(stat -c %i F) " /proc/locks || return
 	wait_until sh -c '[ "$(cat storm.count 2>/dev/null || echo 0)" -ge 200 ]' || return
 	kill_tree $holder
+	{ wait $holder; } 2>/dev/null
 	t0=$(date +%s%N)
 	wait_until test -s ran || return
 	t1=$(date +%s%N)
