@@ -110,7 +110,15 @@ static void expect_no_temp(void)
 
 /* --- descriptor exhaustion ---------------------------------------------- */
 
-static int highest_fd(void)
+/* valgrind keeps descriptors of its own above the client's limit. */
+static bool under_valgrind(void)
+{
+	const char *p = getenv("LD_PRELOAD");
+
+	return p && strstr(p, "vgpreload");
+}
+
+static int highest_fd(rlim_t below)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
@@ -119,7 +127,7 @@ static int highest_fd(void)
 	assert_non_null(d);
 	while ((e = readdir(d)))
 		if (e->d_name[0] != '.' && atoi(e->d_name) > max &&
-		    atoi(e->d_name) != dirfd(d))
+		    atoi(e->d_name) != dirfd(d) && (rlim_t)atoi(e->d_name) < below)
 			max = atoi(e->d_name);
 	closedir(d);
 	return max;
@@ -133,8 +141,10 @@ static int plugs[256], nplugs;
 static void limit_fds(int spare, struct rlimit *old)
 {
 	struct rlimit r;
-	int top = highest_fd(), fd;
+	int top, fd;
 
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, old), 0);
+	top = highest_fd(old->rlim_cur);
 	nplugs = 0;
 	while (nplugs < 256 && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
 		if (fd > top) {
@@ -143,7 +153,6 @@ static void limit_fds(int spare, struct rlimit *old)
 		}
 		plugs[nplugs++] = fd;
 	}
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, old), 0);
 	r = *old;
 	r.rlim_cur = (rlim_t)(top + 1 + spare);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &r), 0);
@@ -429,7 +438,10 @@ static int hold_until_released(void *p)
 static void storm_round(int sa_flags)
 {
 	struct sigaction sa, old_usr1, rt_before, rt_after;
-	struct holder_arg h = { .path = test_path("storm.lock") };
+	struct holder_arg h = { .path = test_path(sa_flags ? "storm-r.lock" : "storm.lock") };
+	/* valgrind runs one thread at a time: fewer signals, slower waits */
+	int min_signals = under_valgrind() ? 1 : 20;
+	int64_t max_ms = under_valgrind() ? 20000 : 3000;
 	sigset_t mask_before, mask_after;
 	struct storm s = { 0 };
 	struct pidlock *lock;
@@ -461,12 +473,12 @@ static void storm_round(int sa_flags)
 	storm_end(t);
 	if (r != -ETIMEDOUT)
 		fail_msg("timed wait under a storm: %d (%s)", r, pidlock_strerror(r));
-	if (ms < 300 || ms > 3000)
+	if (ms < 300 || ms > max_ms)
 		fail_msg("a 300 ms wait took %lld ms", (long long)ms);
 	print_message("storm (%s): %d signals in a 300 ms wait, %lld ms\n",
 		      sa_flags ? "SA_RESTART" : "no SA_RESTART",
 		      atomic_load(&storm_count), (long long)ms);
-	assert_true(atomic_load(&storm_count) >= 20);
+	assert_true(atomic_load(&storm_count) >= min_signals);
 
 	/* a wait without timeout: released after 100 signals, then taken */
 	s.release_after = 100;
@@ -488,7 +500,7 @@ static void storm_round(int sa_flags)
 	ms = now_ms() - t0;
 	storm_end(t);
 	assert_int_equal(r, -ETIMEDOUT);
-	if (ms < 300 || ms > 3000)
+	if (ms < 300 || ms > max_ms)
 		fail_msg("a 300 ms wait for a process took %lld ms", (long long)ms);
 	s = (struct storm){ .release_after = 100, .kill_after = foreign };
 	t = storm_begin(&s);
