@@ -48,7 +48,11 @@ void describe_holder(const struct pidlock_info *info, char *buf, size_t size);
  * a name in the lock directory.  Returns -EINVAL for a bad name. */
 int resolve_lock_arg(const char *arg, char *buf, size_t size);
 
-/* The path under which process pid has the file dev:ino open. */
+/*
+ * The path under which process pid has the file dev:ino open.  Each
+ * process's descriptors are read once and kept until forget_locked_paths().
+ */
 int find_locked_path(pid_t pid, dev_t dev, ino_t ino, char *buf, size_t size);
+void forget_locked_paths(void);
 
 #endif

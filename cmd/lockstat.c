@@ -602,6 +602,7 @@ static void all_locks(struct table *t, const struct pidlock_snapshot *snap)
 		r->info.holders[0] = h;
 		strlcpy(r->info.reason, "path unknown", sizeof(r->info.reason));
 	}
+	forget_locked_paths(); /* -w redraws: descriptors change */
 }
 
 static int collect(const struct opts *o, int argc, char **argv, struct table *t)

@@ -45,6 +45,38 @@ static int cmp_entry(const void *a, const void *b)
 	return 0;
 }
 
+/* Orders by file, then by everything else, so that repeats are adjacent. */
+static int cmp_whole_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c = cmp_entry(a, b);
+
+	if (c)
+		return c;
+	if (x->h.pid != y->h.pid)
+		return x->h.pid < y->h.pid ? -1 : 1;
+	if (x->h.waiting != y->h.waiting)
+		return x->h.waiting - y->h.waiting;
+	if (x->h.exclusive != y->h.exclusive)
+		return x->h.exclusive - y->h.exclusive;
+	return x->h.flock - y->h.flock;
+}
+
+/*
+ * The kernel writes /proc/locks one page per read(), dropping its lock
+ * table in between: when locks come and go meanwhile, a line can be seen
+ * twice.  Identical lines say nothing more than one does.
+ */
+static void drop_repeats(struct pidlock_snapshot *snap)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < snap->n; i++)
+		if (kept == 0 || cmp_whole_entry(&snap->v[kept - 1], &snap->v[i]))
+			snap->v[kept++] = snap->v[i];
+	snap->n = kept;
+}
+
 static int slurp_locks(char **out, size_t *len)
 {
 	size_t size = 1 << 16, got = 0;
@@ -135,7 +167,8 @@ int pidlock_snapshot_new(struct pidlock_snapshot **snapp)
 		if (parse_lock_line(line, &snap->v[snap->n]))
 			snap->n++;
 	free(buf);
-	qsort(snap->v, snap->n, sizeof(*snap->v), cmp_entry);
+	qsort(snap->v, snap->n, sizeof(*snap->v), cmp_whole_entry);
+	drop_repeats(snap);
 	*snapp = snap;
 	return 0;
 }

@@ -91,6 +91,8 @@ void mock_hook(enum mock_fn fn, void (*hook)(void));
 void mock_short_writes(size_t max);
 /* Disarm everything and zero the counters. */
 void mock_reset(void);
+/* openat("/proc/locks") reads text instead; NULL: the real file. */
+void mock_proc_locks(const char *text);
 
 /*
  * Crash injection: counting the calls of every wrapped function together

@@ -24,6 +24,7 @@ struct fault {
 
 static struct fault faults[MOCK_COUNT];
 static size_t short_max;
+static const char *fake_locks; /* /proc/locks content, or NULL */
 
 /* Crash injection (mock_die_at) and call tracing (mock_trace): both count
  * the calls of every wrapped function together. */
@@ -62,6 +63,7 @@ void mock_reset(void)
 	short_max = 0;
 	nfakes = 0;
 	kill_calls = 0;
+	fake_locks = NULL;
 	any_calls = die_at = 0;
 	trace_fd = -1;
 	no_tmpfile = false;
@@ -180,6 +182,21 @@ static int open_fake_proc(const char *path, int *fd)
 }
 
 int __real_openat(int dirfd, const char *path, int flags, ...);
+void mock_proc_locks(const char *text) { fake_locks = text; }
+
+/* A descriptor that reads text, as a /proc file would. */
+static int text_fd(const char *text)
+{
+	int fd = memfd_create("fake-locks", MFD_CLOEXEC);
+
+	if (fd >= 0 && (write(fd, text, strlen(text)) < 0 ||
+			lseek(fd, 0, SEEK_SET) < 0)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int __wrap_openat(int dirfd, const char *path, int flags, ...);
 int __wrap_openat(int dirfd, const char *path, int flags, ...)
 {
@@ -200,6 +217,8 @@ int __wrap_openat(int dirfd, const char *path, int flags, ...)
 	}
 	if (open_fake_proc(path, &fd))
 		return fd;
+	if (fake_locks && strcmp(path, "/proc/locks") == 0)
+		return text_fd(fake_locks);
 	return __real_openat(dirfd, path, flags, mode);
 }
 

@@ -792,6 +792,47 @@ t_all() {
 		fail "-a -J: $summary"
 }
 
+# lockstat -a finds each lock's path through its holder's descriptors and,
+# for files created unnamed (O_TMPFILE) as pidlock creates them, through
+# the directory: both are read once, not once per lock, so 300 locks of one
+# process in a directory of 600 files cost a few syscalls each.  (They cost
+# hundreds each when every lock re-read both.)
+t_all_scales() {
+	setup
+	need_python || return 0
+	command -v strace >/dev/null || { skip_test "strace missing"; return; }
+	local d=$T/many i
+	mkdir "$d"
+	for i in $(seq 300); do : >"$d/idle$i"; done
+	spawn "$T/py" "$PY" -c '
+import ctypes, fcntl, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+d = sys.argv[1]
+fds = []
+for i in range(150):
+    fd = os.open(d, os.O_TMPFILE | os.O_RDWR, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    # os.link() does not follow /proc/self/fd links: linkat(AT_SYMLINK_FOLLOW)
+    if libc.linkat(-100, b"/proc/self/fd/%d" % fd, -100,
+                   os.fsencode("%s/tmp%d.lock" % (d, i)), 0x400) != 0:
+        sys.exit(os.strerror(ctypes.get_errno()))
+    fds.append(fd)
+    fd = os.open("%s/named%d.lock" % (d, i), os.O_CREAT | os.O_RDWR, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    fds.append(fd)
+open(d + "/ready", "w").close()
+time.sleep(60)
+' "$d"
+	wait_until test -e "$d/ready" || return 1
+	strace -f -qq -c -o trace lockstat -a -n -o PATH >out 2>err ||
+		{ fail "lockstat -a: $(cat err)"; return; }
+	n=$(grep -cE "^$d/(tmp|named)[0-9]+\.lock\$" out)
+	[ "$n" = 300 ] || fail "-a found $n of the 300 paths: $(sort out | uniq -d | head -3)"
+	calls=$(awk '$NF == "total" { print $4 }' trace)
+	[ "${calls:-0}" -gt 0 ] && [ "$calls" -lt $((300 * 40)) ] ||
+		fail "lockstat -a made $calls syscalls for 300 locks"
+}
+
 t_usage() {
 	setup
 	run lockstat --help
@@ -912,5 +953,5 @@ run_tests t_live t_live_inherited t_stale t_stale_previous_boot t_reused \
 	t_unsafe t_unknown t_other_pidns t_sparse_1g t_start_stop_daemon \
 	t_libbsd_pidfile t_status_codes t_table_default t_columns t_raw \
 	t_truncate t_json t_json_empty t_quiet t_dir_arg t_name_arg \
-	t_default_dir t_all t_usage t_never_takes_a_lock \
+	t_default_dir t_all t_all_scales t_usage t_never_takes_a_lock \
 	t_never_takes_a_lock_syscalls t_watch t_watch_attached

@@ -567,6 +567,38 @@ static void plain_bad_pid_is_corrupt_and_kept(void **state)
 	assert_int_equal(mock_kill_calls(), 0);
 }
 
+/*
+ * The kernel writes /proc/locks a page per read(): when locks change in
+ * between, a line comes twice.  The snapshot counts each lock once.
+ */
+static void snapshot_drops_repeated_lines(void **state)
+{
+	static const char locks[] =
+		"1: FLOCK  ADVISORY  WRITE 4242 08:01:777 0 EOF\n"
+		"2: FLOCK  ADVISORY  READ  4243 08:01:778 0 EOF\n"
+		"3: FLOCK  ADVISORY  READ  4244 08:01:778 0 EOF\n"
+		"1: FLOCK  ADVISORY  WRITE 4242 08:01:777 0 EOF\n"
+		"3: FLOCK  ADVISORY  READ  4244 08:01:778 0 EOF\n";
+	struct pidlock_snapshot *snap;
+	struct pidlock_kernel_holder h;
+	dev_t dev;
+	ino_t ino;
+
+	(void)state;
+	mock_proc_locks(locks);
+	assert_int_equal(pidlock_snapshot_new(&snap), 0);
+	assert_int_equal(pidlock_snapshot_count(snap), 3);
+	assert_int_equal(pidlock_snapshot_get(snap, 0, &dev, &ino, &h), 0);
+	assert_int_equal(ino, 777);
+	assert_int_equal(h.pid, 4242);
+	assert_int_equal(pidlock_snapshot_get(snap, 1, &dev, &ino, &h), 0);
+	assert_int_equal(ino, 778);
+	assert_int_equal(pidlock_snapshot_get(snap, 2, &dev, &ino, &h), 0);
+	assert_int_equal(ino, 778);
+	assert_int_equal(h.pid, 4244);
+	pidlock_snapshot_free(snap);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, test_reset, test_reset)
 
 int main(void)
@@ -589,6 +621,7 @@ int main(void)
 		T(plain_started_before_mtime_is_foreign),
 		T(plain_written_before_boot_is_stale),
 		T(plain_bad_pid_is_corrupt_and_kept),
+		T(snapshot_drops_repeated_lines),
 	};
 
 	return cmocka_run_group_tests_name("judge", tests, group_setup,
