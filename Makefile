@@ -190,7 +190,7 @@ check-example: $(B)/example
 	@echo "check-example: README example compiles and matches"
 
 check-unit: $(UNIT_TESTS) tools $(CHECK_DEPS)
-	@B=$(B) sh tests/run-tests $(UNIT_TESTS) $(TOOL_TESTS)
+	@B=$(B) bash tests/run-tests $(UNIT_TESTS) $(TOOL_TESTS)
 
 # Only pidlock_* may leave the shared object.
 check-symbols: $(B)/$(LIB_SONAME)
