@@ -526,15 +526,28 @@ static void storm_round(int sa_flags)
 	assert_false(exists(h.path));
 }
 
+/* valgrind 3.19 has no pidfd_open and asserts in its signal delivery
+ * under a tgkill storm: these run natively only. */
+#define SKIP_UNDER_VALGRIND()                                                \
+	do {                                                                 \
+		if (under_valgrind()) {                                      \
+			print_message("SKIP %s: valgrind cannot take a "     \
+				      "signal storm\n", __func__);           \
+			skip();                                              \
+		}                                                            \
+	} while (0)
+
 static void signal_storm_no_restart(void **state)
 {
 	(void)state;
+	SKIP_UNDER_VALGRIND();
 	storm_round(0);
 }
 
 static void signal_storm_restart(void **state)
 {
 	(void)state;
+	SKIP_UNDER_VALGRIND();
 	storm_round(SA_RESTART);
 }
 
