@@ -439,25 +439,6 @@ static void judge_content(int fd, const struct stat *st, int place_err,
 	}
 }
 
-/*
- * Whether a directory is on a network filesystem does not change while it
- * is mounted: a scan of one directory asks the kernel once, not per file.
- */
-static bool dir_is_netfs(int dirfd, const struct stat *dir, dev_t file_dev)
-{
-	static __thread struct { dev_t dev; ino_t ino; bool netfs, valid; } last;
-
-	if (!S_ISDIR(dir->st_mode) || file_dev != dir->st_dev)
-		return pidlock__is_netfs(dirfd);
-	if (!last.valid || last.dev != dir->st_dev || last.ino != dir->st_ino) {
-		last.netfs = pidlock__is_netfs(dirfd);
-		last.dev = dir->st_dev;
-		last.ino = dir->st_ino;
-		last.valid = true;
-	}
-	return last.netfs;
-}
-
 static void inspect_one(int dirfd, const char *name,
 			const struct pidlock_snapshot *snap,
 			struct pidlock_info *info)
@@ -476,7 +457,7 @@ static void inspect_one(int dirfd, const char *name,
 	place_err = pidlock__check_place(&dir, &st, NULL, info);
 	if (!S_ISREG(st.st_mode))
 		return; /* never opened: no FIFO hang, no device side effect */
-	info->netfs = dir_is_netfs(dirfd, &dir, st.st_dev);
+	info->netfs = pidlock__dir_is_netfs(dirfd, &dir, st.st_dev);
 	pidlock__kernel_holders(snap, st.st_dev, st.st_ino, info);
 	fd = inspect_open(dirfd, name, &st, info);
 	if (fd < 0)

@@ -288,3 +288,24 @@ bool pidlock__is_netfs(int fd)
 			return true;
 	return false;
 }
+
+/*
+ * Whether a directory is on a network filesystem does not change while it
+ * is mounted: a scan of one directory, or a loop of acquisitions in one,
+ * asks the kernel once, not every time.  A file's own device differing from
+ * its directory's (a mount on the file) is asked about directly.
+ */
+bool pidlock__dir_is_netfs(int dirfd, const struct stat *dir, dev_t file_dev)
+{
+	static __thread struct { dev_t dev; ino_t ino; bool netfs, valid; } last;
+
+	if (!S_ISDIR(dir->st_mode) || file_dev != dir->st_dev)
+		return pidlock__is_netfs(dirfd);
+	if (!last.valid || last.dev != dir->st_dev || last.ino != dir->st_ino) {
+		last.netfs = pidlock__is_netfs(dirfd);
+		last.dev = dir->st_dev;
+		last.ino = dir->st_ino;
+		last.valid = true;
+	}
+	return last.netfs;
+}

@@ -830,7 +830,7 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 	r = pidlock__open_dir(lock->dir, &dirfd, &dir);
 	if (r < 0)
 		return r;
-	lock->netfs = pidlock__is_netfs(dirfd);
+	lock->netfs = pidlock__dir_is_netfs(dirfd, &dir, dir.st_dev);
 	if ((dir.st_mode & S_IWOTH) && !(dir.st_mode & S_ISVTX)) {
 		close(dirfd);
 		return -PIDLOCK_EDIRUNSAFE;
