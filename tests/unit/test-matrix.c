@@ -832,7 +832,7 @@ static int judge_without_proc(void *arg)
 
 	setenv("CMOCKA_TEST_ABORT", "1", 1);
 	if (unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    umount2("/proc", MNT_DETACH) < 0)
 		return 3;
 	if (pidlock_snapshot_new(&snap) == 0) {
