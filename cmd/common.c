@@ -187,12 +187,39 @@ static void holders_text(const struct pidlock_info *info, char *buf,
 		snprintf(buf, size, "another process");
 }
 
+/* The command name of pid, from /proc (only read, never signalled). */
+static void plain_comm(pid_t pid, char *buf, size_t size)
+{
+	char path[32];
+	FILE *f;
+
+	strlcpy(buf, "?", size);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return;
+	if (fgets(buf, (int)size, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+	for (char *c = buf; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	if (!buf[0])
+		strlcpy(buf, "?", size);
+}
+
 void describe_holder(const struct pidlock_info *info, char *buf, size_t size)
 {
 	const struct pidlock_record *r = &info->record;
 	char since[32], age[32], who[256], host[80] = "", msg[1100] = "";
 	struct utsname u;
 
+	if (!info->has_record && info->pid > 0 && info->nholders == 0) {
+		/* A plain pidfile of a live process: name it, as pgrep would. */
+		plain_comm(info->pid, who, sizeof(who));
+		snprintf(buf, size, "held by PID %d (%s), per its pidfile",
+			 (int)info->pid, who);
+		return;
+	}
 	if (!info->has_record) {
 		holders_text(info, who, sizeof(who));
 		snprintf(buf, size, "held by %s", who);

@@ -230,14 +230,33 @@ static void report(const char *path, const char *action,
 
 /* --- walking ------------------------------------------------------------ */
 
+/* dir/name, however deep the tree: -r may go past PATH_MAX. */
+static char *join(const char *dir, const char *name)
+{
+	char *path;
+
+	if (asprintf(&path, "%s%s%s", dir,
+		     dir[strlen(dir) - 1] == '/' ? "" : "/", name) < 0)
+		err(EX_OSERR, "out of memory");
+	return path;
+}
+
+static void report_failed(const char *path, struct pidlock_info *info)
+{
+	tally.failed++;
+	if (info->state == PIDLOCK_STATE_NONE)
+		info->state = PIDLOCK_STATE_UNKNOWN;
+	report(path, "failed", info);
+	if (!opt.json && !opt.quiet)
+		warnx("%s: %s", path, info->reason);
+}
+
 static void clean_one(int dirfd, const char *dir, const char *name)
 {
-	char path[PATH_MAX * 2];
+	char *path = join(dir, name);
 	struct pidlock_info info;
 	int r;
 
-	snprintf(path, sizeof(path), "%s%s%s", dir,
-		 dir[strlen(dir) - 1] == '/' ? "" : "/", name);
 	if (opt.dry_run) {
 		r = pidlock_inspectat(dirfd, name, NULL, &info);
 		if (r == 0 && pidlock_is_temp_name(name) && info.nholders == 0 &&
@@ -254,6 +273,12 @@ static void clean_one(int dirfd, const char *dir, const char *name)
 		    (info.type != PIDLOCK_TYPE_FLOCK || pidlock_is_temp_name(name)) &&
 		    decide(&info, NULL))
 			r = 1;
+		/* As a real run would: what cannot be judged has failed. */
+		if (r == 0 && info.state == PIDLOCK_STATE_UNKNOWN) {
+			report_failed(path, &info);
+			free(path);
+			return;
+		}
 	} else {
 		r = pidlock_clean_at(dirfd, name, decide, NULL, &info);
 	}
@@ -269,30 +294,29 @@ static void clean_one(int dirfd, const char *dir, const char *name)
 		strlcpy(info.reason, "replaced while being judged", sizeof(info.reason));
 		report(path, "kept", &info);
 	} else if (r != -ENOENT) {
-		tally.failed++;
 		snprintf(info.reason, sizeof(info.reason), "%s", pidlock_strerror(r));
-		report(path, "failed", &info);
-		if (!opt.json && !opt.quiet)
-			warnx("%s: %s", path, pidlock_strerror(r));
+		report_failed(path, &info);
 	}
+	free(path);
 }
 
 static void clean_dir(int dirfd, const char *dir, dev_t dev);
 
 static void descend(int dirfd, const char *dir, const char *name, dev_t dev)
 {
-	char path[PATH_MAX * 2];
 	struct stat st;
+	char *path;
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					   O_CLOEXEC);
 
 	if (fd < 0)
 		return;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	path = join(dir, name);
 	if (fstat(fd, &st) == 0 && st.st_dev == dev)
 		clean_dir(fd, path, dev); /* takes fd */
 	else
 		close(fd);
+	free(path);
 }
 
 /* Cleans the directory open at dirfd (and closes it). */
@@ -328,7 +352,14 @@ static void clean_target(const char *arg)
 	struct stat st;
 	int fd;
 
-	if (resolve_lock_arg(arg, path, sizeof(path)) < 0)
+	int r = resolve_lock_arg(arg, path, sizeof(path));
+
+	if (r == -ENAMETOOLONG) {
+		warnx("%s: %s", arg, strerror(ENAMETOOLONG));
+		tally.failed++;
+		return;
+	}
+	if (r < 0)
 		errx(EX_USAGE, "%s: invalid lock name", arg);
 	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -271,8 +271,13 @@ static int add_target(struct table *t, const char *arg,
 	char path[PATH_MAX];
 	struct stat st;
 	struct row *r;
+	int e = resolve_lock_arg(arg, path, sizeof(path));
 
-	if (resolve_lock_arg(arg, path, sizeof(path)) < 0) {
+	if (e == -ENAMETOOLONG) {
+		warnx("%s: %s", arg, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	if (e < 0) {
 		warnx("%s: invalid lock name", arg);
 		return -1;
 	}
@@ -281,7 +286,7 @@ static int add_target(struct table *t, const char *arg,
 		return list_dir(t, path, snap);
 	r = add_row(t);
 	set_path(r, "%s", path);
-	int e = pidlock_inspect(path, snap, &r->info);
+	e = pidlock_inspect(path, snap, &r->info);
 	if (e < 0) {
 		r->info.state = PIDLOCK_STATE_UNKNOWN;
 		snprintf(r->info.reason, sizeof(r->info.reason), "%s",
@@ -540,10 +545,13 @@ static int inspect_one(const char *arg, struct pidlock_info *info)
 	char path[PATH_MAX];
 	int r;
 
-	if (resolve_lock_arg(arg, path, sizeof(path)) < 0)
+	r = resolve_lock_arg(arg, path, sizeof(path));
+	if (r < 0 && r != -ENAMETOOLONG)
 		errx(EX_USAGE, "%s: invalid lock name", arg);
-	r = pidlock_inspect(path, NULL, info);
+	if (r == 0)
+		r = pidlock_inspect(path, NULL, info);
 	if (r < 0) {
+		memset(info, 0, sizeof(*info));
 		info->state = PIDLOCK_STATE_UNKNOWN;
 		snprintf(info->reason, sizeof(info->reason), "%s",
 			 pidlock_strerror(r));

@@ -439,12 +439,35 @@ static void judge_content(int fd, const struct stat *st, int place_err,
 	}
 }
 
+/*
+ * Without /proc/locks (a chroot, a container without /proc) nobody can
+ * tell a held lock from a free one: a file that would be "stale" or
+ * "free" for want of a holder is "unknown" instead, never a candidate
+ * for removal.
+ */
+static void unknown_lock_state(struct pidlock_info *info, int err)
+{
+	switch (info->state) {
+	case PIDLOCK_STATE_STALE:
+	case PIDLOCK_STATE_REUSED:
+	case PIDLOCK_STATE_FREE:
+	case PIDLOCK_STATE_REMOTE:
+		info->state = PIDLOCK_STATE_UNKNOWN;
+		snprintf(info->reason, sizeof(info->reason),
+			 "cannot tell whether it is locked: /proc/locks: %s",
+			 strerror(-err));
+		break;
+	default:
+		break;
+	}
+}
+
 static void inspect_one(int dirfd, const char *name,
 			const struct pidlock_snapshot *snap,
 			struct pidlock_info *info)
 {
 	struct stat st, dir;
-	int fd, place_err;
+	int fd, place_err, locks_err;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
@@ -458,12 +481,14 @@ static void inspect_one(int dirfd, const char *name,
 	if (!S_ISREG(st.st_mode))
 		return; /* never opened: no FIFO hang, no device side effect */
 	info->netfs = pidlock__dir_is_netfs(dirfd, &dir, st.st_dev);
-	pidlock__kernel_holders(snap, st.st_dev, st.st_ino, info);
+	locks_err = pidlock__kernel_holders(snap, st.st_dev, st.st_ino, info);
 	fd = inspect_open(dirfd, name, &st, info);
 	if (fd < 0)
 		return;
 	judge_content(fd, &st, place_err, info, &dir);
 	close(fd);
+	if (locks_err < 0)
+		unknown_lock_state(info, locks_err);
 }
 
 PIDLOCK_PUBLIC

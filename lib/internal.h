@@ -80,6 +80,7 @@ int pidlock__check_place(const struct stat *dir, const struct stat *st,
 			 const struct pidlock_record *rec,
 			 struct pidlock_info *info);
 bool pidlock__is_netfs(int fd);
+bool pidlock__record_pid_alive(const struct pidlock_record *rec);
 bool pidlock__dir_is_netfs(int dirfd, const struct stat *dir, dev_t file_dev);
 
 /* How a lock is taken: flock(2) or an OFD byte range, shared or not. */

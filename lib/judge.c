@@ -175,7 +175,7 @@ void pidlock__judge_unlocked(enum pidlock__content content,
 }
 
 /* Is the recorded process still the one that took the lock? */
-static bool record_pid_alive(const struct pidlock_record *rec)
+bool pidlock__record_pid_alive(const struct pidlock_record *rec)
 {
 	struct pidlock__self self;
 	struct pidlock__proc proc;
@@ -191,7 +191,7 @@ static bool record_pid_alive(const struct pidlock_record *rec)
 
 void pidlock__judge_locked(struct pidlock_info *info)
 {
-	if (info->has_record && !record_pid_alive(&info->record))
+	if (info->has_record && !pidlock__record_pid_alive(&info->record))
 		set_state(info, PIDLOCK_STATE_LIVE_INHERITED,
 			  "PID %d is gone; the lock is held by its heirs",
 			  (int)info->record.pid);

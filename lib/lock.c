@@ -499,7 +499,12 @@ static void describe(struct pidlock *lock, const struct content *c,
 		info->state = PIDLOCK_STATE_CORRUPT;
 	pidlock__judge_unlocked(c->kind, &c->rec, c->plain_pid, st, info);
 	if (locked) {
-		pidlock__kernel_holders(NULL, st->st_dev, st->st_ino, info);
+		/* A record whose process is alive names the holder: /proc/locks
+		 * (slow to read, and reading it stalls every locker on the
+		 * machine) is needed only to find heirs or a record-less
+		 * holder. */
+		if (!info->has_record || !pidlock__record_pid_alive(&info->record))
+			pidlock__kernel_holders(NULL, st->st_dev, st->st_ino, info);
 		pidlock__judge_locked(info);
 	}
 }
@@ -912,7 +917,9 @@ int pidlock_update(struct pidlock *lock, pid_t pid)
 		return -EINVAL;
 	if (lock->fd < 0)
 		return -ENOLCK;
-	if (!wants_record(lock) || lock->user_fd >= 0)
+	/* A file locked in place without our record (another program's
+	 * content, or opened read-only) keeps its content untouched. */
+	if (!wants_record(lock) || lock->user_fd >= 0 || !lock->has_record)
 		return -EINVAL;
 	if (pid == getpid())
 		pid = 0;

@@ -1170,6 +1170,25 @@ static void update_self_takes_back(void **state)
 	pidlock_free(lock);
 }
 
+/* Another program's file, locked in place: update must not write into it. */
+static void update_refused_without_record(void **state)
+{
+	const char *path = test_path("t10c.lock");
+	char buf[64];
+	struct pidlock *lock;
+
+	(void)state;
+	write_file(path, "hello\n", 6);
+	assert_int_equal(pidlock_new(&lock, path), 0);
+	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
+	assert_int_equal(pidlock_update(lock, getppid()), -EINVAL);
+	assert_int_equal(pidlock_update(lock, 0), -EINVAL);
+	assert_int_equal(pidlock_release(lock), 0);
+	assert_int_equal(read_file(path, buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "hello\n", 6);
+	pidlock_free(lock);
+}
+
 /* --- 11. keep mode ------------------------------------------------------------------------ */
 
 static void keep_mode_existing_files(void **state)
@@ -1893,6 +1912,7 @@ int main(void)
 		cmocka_unit_test_teardown(same_thread_twice_edeadlk, test_cleanup),
 		cmocka_unit_test_teardown(update_names_child_in_place, test_cleanup),
 		cmocka_unit_test_teardown(update_self_takes_back, test_cleanup),
+		cmocka_unit_test_teardown(update_refused_without_record, test_cleanup),
 		cmocka_unit_test_teardown(keep_mode_existing_files, test_cleanup),
 		cmocka_unit_test_teardown(foreign_pidfile, test_cleanup),
 		cmocka_unit_test_teardown(shared_holders, test_cleanup),
