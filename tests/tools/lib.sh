@@ -30,9 +30,12 @@ if [ -n "${VALGRIND:-}" ]; then
 	mkdir -p "$_vg_logs" "$SUITE_DIR/.vg"
 	chmod 1777 "$_vg_logs" # tests run tools as other users too
 	# The wrapper runs the binary of its own name, so that a symlink
-	# "flock" to the lockrun wrapper still runs the tool as flock.
-	printf '#!/bin/sh\nn=${0##*/}\nexec %s --log-file=%s/$n.%%p.log %s/$n "$@"\n' \
-		"$VALGRIND" "$_vg_logs" "$BIN" >"$SUITE_DIR/.vg/lockrun"
+	# "flock" to the lockrun wrapper still runs the tool as flock; valgrind
+	# finds it on PATH by that bare name, so argv[0] (which getopt's
+	# messages print) is "flock", not a path.  The price: a tool started
+	# by a tool's command finds the real binary first and is not traced.
+	printf '#!/bin/sh\nn=${0##*/}\nPATH=%s:$PATH exec %s --log-file=%s/$n.%%p.log $n "$@"\n' \
+		"$BIN" "$VALGRIND" "$_vg_logs" >"$SUITE_DIR/.vg/lockrun"
 	chmod 755 "$SUITE_DIR/.vg/lockrun"
 	for _t in lockstat lockclean flock; do
 		cp "$SUITE_DIR/.vg/lockrun" "$SUITE_DIR/.vg/$_t"
