@@ -2,7 +2,8 @@
  * Waiting: in the kernel on the holder's lock, with a deadline.
  *
  * flock(2) has no timeout.  A timed wait arms a POSIX timer that sends
- * SIGRTMAX to this thread only (SIGEV_THREAD_ID) and keeps firing every
+ * SIGRTMAX (SIGRTMAX-1 where SIGRTMAX is taken, as valgrind takes it) to
+ * this thread only (SIGEV_THREAD_ID) and keeps firing every
  * millisecond after the deadline, so a signal that lands just before
  * flock() sleeps cannot strand the waiter.  The no-op handler is installed
  * while any timed wait is in progress and the previous disposition is
@@ -20,10 +21,9 @@
 
 #include "internal.h"
 
-#define WAIT_SIGNAL SIGRTMAX
-
 static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned waiters;
+static int wait_signal; /* chosen by the first waiter in */
 static struct sigaction saved_action;
 
 static void wake_up(int sig)
@@ -31,24 +31,35 @@ static void wake_up(int sig)
 	(void)sig; /* its only job is to make flock() return EINTR */
 }
 
-static void handler_get(void)
+/* Installs the no-op handler; returns the signal the timer must send. */
+static int handler_get(void)
 {
+	int sig = 0;
+
 	pthread_mutex_lock(&wait_lock);
-	if (waiters++ == 0) {
+	if (waiters == 0) {
 		struct sigaction sa;
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = wake_up; /* no SA_RESTART: flock must fail */
 		sigemptyset(&sa.sa_mask);
-		sigaction(WAIT_SIGNAL, &sa, &saved_action);
+		wait_signal = 0;
+		for (int s = SIGRTMAX; s >= SIGRTMAX - 1 && !wait_signal; s--)
+			if (sigaction(s, &sa, &saved_action) == 0)
+				wait_signal = s;
+	}
+	if (wait_signal) {
+		waiters++;
+		sig = wait_signal;
 	}
 	pthread_mutex_unlock(&wait_lock);
+	return sig ? sig : -EINVAL;
 }
 
 static void handler_put(void)
 {
 	pthread_mutex_lock(&wait_lock);
 	if (--waiters == 0)
-		sigaction(WAIT_SIGNAL, &saved_action, NULL);
+		sigaction(wait_signal, &saved_action, NULL);
 	pthread_mutex_unlock(&wait_lock);
 }
 
@@ -61,14 +72,14 @@ static bool past(const struct timespec *deadline)
 	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
 
-static int arm_timer(timer_t *timer, const struct timespec *deadline)
+static int arm_timer(timer_t *timer, int sig, const struct timespec *deadline)
 {
 	struct sigevent sev;
 	struct itimerspec its;
 
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_THREAD_ID;
-	sev.sigev_signo = WAIT_SIGNAL;
+	sev.sigev_signo = sig;
 	sev._sigev_un._tid = gettid();
 	if (timer_create(CLOCK_MONOTONIC, &sev, timer) < 0)
 		return -errno;
@@ -147,17 +158,19 @@ int pidlock__lock_wait(int fd, const struct pidlock__how *how,
 {
 	sigset_t unblock, old_mask;
 	timer_t timer;
-	int r;
+	int r, sig;
 
 	if (!deadline)
 		return lock_until(fd, how, NULL);
 	if (past(deadline))
 		return -ETIMEDOUT;
-	handler_get();
+	sig = handler_get();
+	if (sig < 0)
+		return sig;
 	sigemptyset(&unblock);
-	sigaddset(&unblock, WAIT_SIGNAL);
+	sigaddset(&unblock, sig);
 	pthread_sigmask(SIG_UNBLOCK, &unblock, &old_mask);
-	r = arm_timer(&timer, deadline);
+	r = arm_timer(&timer, sig, deadline);
 	if (r == 0) {
 		r = lock_until(fd, how, deadline);
 		timer_delete(timer);
