@@ -5,7 +5,10 @@
 #                        memcheck (about 10 minutes on 2 cores)
 #   make valgrind VALGRIND_QUICK=1
 #                        the same with the stress loops scaled down and the
-#                        slowest suites left out (about 3-4 minutes)
+#                        slowest suites left out
+#   make valgrind VALGRIND_CI=1
+#                        CI's run: every unit binary and a chosen set of
+#                        tool tests (VALGRIND_CI_TESTS)
 #
 # A unit test runs as "valgrind test-x"; the tool suites get wrapper scripts
 # on PATH from tests/tools/lib.sh, so that every lockrun, lockstat,
@@ -57,6 +60,27 @@ VALGRIND_EXCLUDE := test-install test-completion
 # The lockrun, lockstat and lockclean suites still run every tool through
 # every option and state.
 VALGRIND_QUICK_EXCLUDE := test-hostile test-systemd test-sysvinit test-lock
+# VALGRIND_CI: CI's run, which must fit its time budget: every unit binary
+# (test-lock too), and of the tool suites the tests below, which take each
+# tool through its main paths once: every state, output format, exit code
+# class, recovery, signals, max time, the fault and hostile rows that run
+# quickly.  The full and quick runs cover the rest.
+VALGRIND_CI_TESTS := \
+    t_conflict_nonblock t_command_status t_exec_failure t_pidfile \
+    t_stale_recovery t_holder_report t_named_lock t_message t_flock_name \
+    t_fd_form t_shared t_max_time t_signals_forwarded t_usage_errors \
+    t_daemon_keeps_lock t_live t_live_inherited t_stale t_reused t_foreign \
+    t_unsafe t_status_codes t_columns t_json t_all t_usage \
+    t_stale_record_removed t_live_record_kept t_reused_pid_removed \
+    t_leftover_temp_files t_dry_run_removes_nothing t_json_report \
+    t_recursive t_hostile_sticky_dir t_full_tmpfs_blocks \
+    t_readonly_bind_mount t_name_max t_proc_missing
+VALGRIND_CI_EXCLUDE := test-hostile test-systemd test-sysvinit test-torture \
+    test-fuzz-replay
+ifneq ($(VALGRIND_CI),)
+VALGRIND_QUICK := 1
+VALGRIND_QUICK_EXCLUDE := $(VALGRIND_CI_EXCLUDE)
+endif
 VALGRIND_SCALE ?= $(if $(VALGRIND_QUICK),10,1)
 
 VG_UNIT := $(filter-out $(if $(VALGRIND_QUICK),$(VALGRIND_QUICK_EXCLUDE:%=$(B)/test/%)),$(UNIT_TESTS))
@@ -74,6 +98,9 @@ foreign_pidfile it checks that the waiter sleeps on a pidfd, and valgrind 3.19 h
 create_linkat_eexist_forever a 10 s alarm bounds the retries, and each retry costs 20-50 times more under memcheck
 inspection_never_disturbs 3000 acquire/release rounds must finish within 60 s
 t_ulimit_nofile valgrind itself cannot start under a small ulimit -n (its preloaded objects need descriptors)
+t_all_scales it counts lockstat's system calls under strace, and memcheck makes thousands of its own
+t_wait_timeout_accuracy it times a 300 ms wait to within 200 ms
+t_wakeup_on_release the waiter must start within 400 ms of the release
 endef
 export VALGRIND_SKIP
 
@@ -179,6 +206,7 @@ valgrind: all $(UNIT_TESTS) $(CHECK_DEPS) $(VG_SHIM)
 	@start=$$(date +%s); \
 	B=$(B) VALGRIND="$(VALGRIND_CMD)" VALGRIND_LOGDIR=$(abspath $(VG_LOGDIR)) \
 	    VALGRIND_SCALE=$(VALGRIND_SCALE) \
+	    PIDLOCK_TESTS="$(if $(VALGRIND_CI),$(strip $(VALGRIND_CI_TESTS)))" \
 	    sh tests/run-tests $(VG_UNIT:$(B)/test/%=$(VG_LOGDIR)/run/%.sh) $(VG_TOOL); \
 	rc=$$?; \
 	echo "make valgrind: $$(( $$(date +%s) - start )) s$(if $(VALGRIND_QUICK), (quick))"; \
