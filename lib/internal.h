@@ -79,6 +79,7 @@ int pidlock__check_type(const struct stat *st, struct pidlock_info *info);
 int pidlock__check_place(const struct stat *dir, const struct stat *st,
 			 const struct pidlock_record *rec,
 			 struct pidlock_info *info);
+uint32_t pidlock__fnv1a(const char *buf, size_t len);
 bool pidlock__is_netfs(int fd);
 bool pidlock__record_pid_alive(const struct pidlock_record *rec);
 bool pidlock__dir_is_netfs(int dirfd, const struct stat *dir, dev_t file_dev);

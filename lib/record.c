@@ -15,7 +15,8 @@
 
 #define KEY_MAX 32
 
-static uint32_t fnv1a(const char *buf, size_t len)
+/* The record's checksum (sum= line): FNV-1a, 32 bits. */
+uint32_t pidlock__fnv1a(const char *buf, size_t len)
 {
 	uint32_t h = 0x811c9dc5u;
 
@@ -211,7 +212,7 @@ static const char *parse_sum(const char *buf, const char *line, size_t len,
 		return "data after the sum line";
 	if (len != 12)
 		return "bad sum";
-	snprintf(want, sizeof(want), "%08x", fnv1a(buf, (size_t)(line - buf)));
+	snprintf(want, sizeof(want), "%08x", pidlock__fnv1a(buf, (size_t)(line - buf)));
 	if (memcmp(line + 4, want, 8) != 0)
 		return "checksum mismatch";
 	return NULL;
@@ -319,7 +320,7 @@ int pidlock__record_format(const struct pidlock_record *rec, char *buf,
 	if (!r && rec->keep)
 		r = append(buf, size, &off, "keep=1\n");
 	if (!r)
-		r = append(buf, size, &off, "sum=%08x\n", fnv1a(buf, off));
+		r = append(buf, size, &off, "sum=%08x\n", pidlock__fnv1a(buf, off));
 	return r < 0 ? -E2BIG : (int)off;
 }
 

@@ -21,17 +21,6 @@
 #include "fuzz.h"
 #include "internal.h"
 
-static uint32_t fnv1a(const char *buf, size_t len)
-{
-	uint32_t h = 0x811c9dc5u;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)buf[i];
-		h *= 0x01000193u;
-	}
-	return h;
-}
-
 static void check_text(const char *s, size_t size, size_t min)
 {
 	size_t len = strnlen(s, size);
@@ -168,7 +157,7 @@ static char *with_fixed_sum(const uint8_t *data, size_t size, size_t *len)
 	buf = malloc(*len + 1); /* +1: snprintf's NUL, not seen by the parser */
 	FUZZ_CHECK(buf != NULL);
 	memcpy(buf, s, start);
-	snprintf(buf + start, 14, "sum=%08x\n", fnv1a(buf, start));
+	snprintf(buf + start, 14, "sum=%08x\n", pidlock__fnv1a(buf, start));
 	return buf;
 }
 
