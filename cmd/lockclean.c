@@ -230,6 +230,20 @@ static void report(const char *path, const char *action,
 
 /* --- walking ------------------------------------------------------------ */
 
+/*
+ * A dry run judges by inspection, which needs the kernel's locks: read
+ * /proc/locks once per run, not once per file (quadratic over a directory
+ * of live locks, and every read stalls all lockers on the machine).
+ */
+static struct pidlock_snapshot *snapshot;
+
+static const struct pidlock_snapshot *dry_snapshot(void)
+{
+	if (!snapshot && pidlock_snapshot_new(&snapshot) < 0)
+		snapshot = NULL; /* each inspection then tries (and says why) */
+	return snapshot;
+}
+
 /* dir/name, however deep the tree: -r may go past PATH_MAX. */
 static char *join(const char *dir, const char *name)
 {
@@ -258,7 +272,7 @@ static void clean_one(int dirfd, const char *dir, const char *name)
 	int r;
 
 	if (opt.dry_run) {
-		r = pidlock_inspectat(dirfd, name, NULL, &info);
+		r = pidlock_inspectat(dirfd, name, dry_snapshot(), &info);
 		if (r == 0 && pidlock_is_temp_name(name) && info.nholders == 0 &&
 		    info.state != PIDLOCK_STATE_UNSAFE) {
 			info.state = PIDLOCK_STATE_STALE;
@@ -401,6 +415,7 @@ int main(int argc, char **argv)
 	}
 	for (int i = optind; i < argc; i++)
 		clean_target(argv[i]);
+	pidlock_snapshot_free(snapshot);
 	if (opt.json)
 		printf("%s]}\n", tally.first_json ? "" : "\n");
 	if (fflush(stdout) != 0 || ferror(stdout))

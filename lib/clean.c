@@ -131,7 +131,9 @@ int pidlock_clean_at(int dirfd, const char *name,
 		close(fd);
 		if (r != -EWOULDBLOCK)
 			return r;
-		pidlock__kernel_holders(NULL, st.st_dev, st.st_ino, info);
+		/* Who holds it is not asked: that means reading /proc/locks,
+		 * once per live file (quadratic over a directory of live
+		 * locks) and stalling every locker while it is read. */
 		info->state = PIDLOCK_STATE_LIVE;
 		return keep(info, "locked");
 	}
