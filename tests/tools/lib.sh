@@ -16,6 +16,15 @@ SUITE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pidlock-tools.XXXXXX")
 chmod 755 "$SUITE_DIR"
 trap 'rm -rf "$SUITE_DIR"' EXIT
 _failed=0
+# SANITIZED: the tools were built with SANITIZE=1 (they then need /proc,
+# and programs linked to the library need the sanitizers too).
+# NOLEAK: LeakSanitizer cannot work in a process under ptrace, so runs
+# under strace use "env $NOLEAK strace ...".
+SANITIZED=
+if ldd "$TOP/$B/lockrun" 2>/dev/null | grep -q libasan; then
+	SANITIZED=1
+fi
+NOLEAK="ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 
 # Under make valgrind, $VALGRIND is the memcheck command line
 # (mk/valgrind.mk): the tools on PATH and in $BIN become wrapper scripts

@@ -48,7 +48,7 @@ dead_pid() { sh -c 'echo $$'; }
 traced() {
 	local log=$T/strace.$1
 	shift
-	run strace -f -qq -o "$log" -e trace=$SIGCALLS -e signal=none "$@"
+	run env "$NOLEAK" strace -f -qq -o "$log" -e trace=$SIGCALLS -e signal=none "$@"
 	if grep -q 'SIG' "$log"; then
 		fail "$* sent a signal: $(grep 'SIG' "$log" | head -3)"
 	fi
@@ -395,7 +395,7 @@ t_catalogue_lockrun() {
 	manifest | cut -f1 | while read -r f; do copy_name "$f"; done >names
 	# Not run(): 186 lockruns under strace -f may take more than its 20 s.
 	# One bound for the loop (a timeout inside would show up as a kill).
-	timeout -k 5 600 strace -f -qq -o strace.lockrun -e trace=$SIGCALLS -e signal=none \
+	timeout -k 5 600 env "$NOLEAK" strace -f -qq -o strace.lockrun -e trace=$SIGCALLS -e signal=none \
 		bash -c 'while read -r n; do
 			lockrun -n "$1/$n" true 2>"$1.err"
 			printf "%s\t%s\t%s\n" "$n" $? "$(head -n1 "$1.err")"

@@ -134,6 +134,8 @@ t_consumer_against_installed_copy() {
 	flags=$(pkg-config --cflags --libs pidlock) || { fail "pkg-config --cflags --libs pidlock failed"; return; }
 	case " $flags " in *" -I$T/prefix/include "*"-L$T/prefix/lib "*) ;;
 	*) fail "pkg-config flags: $flags" ;; esac
+	# a sanitized library wants its runtime in the program too
+	[ -z "$SANITIZED" ] || flags="-fsanitize=address,undefined $flags"
 	run ${CC:-cc} -std=c11 -Wall -Wextra -Werror -o consumer src/consumer.c $flags
 	expect_status 0 || return
 	run ${CC:-cc} -std=c11 -Wall -Wextra -Werror -o example src/single-instance.c $flags

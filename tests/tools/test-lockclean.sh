@@ -148,7 +148,7 @@ t_proc_locks_read_once() {
 		wait_until is_locked "d/live$i.lock" || return
 	done
 	for mode in -n ""; do
-		run strace -f -qq -e trace=openat -o trace lockclean -v $mode d
+		run env "$NOLEAK" strace -f -qq -e trace=openat -o trace lockclean -v $mode d
 		expect_status 0
 		[ "$(printf '%s\n' "$out" | grep -c '^kept d/live')" = 8 ] ||
 			fail "lockclean $mode: not every live lock kept: $out"

@@ -824,7 +824,7 @@ open(d + "/ready", "w").close()
 time.sleep(60)
 ' "$d"
 	wait_until test -e "$d/ready" || return 1
-	strace -f -qq -c -o trace lockstat -a -n -o PATH >out 2>err ||
+	env "$NOLEAK" strace -f -qq -c -o trace lockstat -a -n -o PATH >out 2>err ||
 		{ fail "lockstat -a: $(cat err)"; return; }
 	n=$(grep -cE "^$d/(tmp|named)[0-9]+\.lock\$" out)
 	[ "$n" = 300 ] || fail "-a found $n of the 300 paths: $(sort out | uniq -d | head -3)"
@@ -914,7 +914,7 @@ t_never_takes_a_lock_syscalls() {
 	for args in "" "-J --output-all" "-a" "--status held" "--pid held" "--pid x" \
 		"$L/kept.lock" "--status $L/kept.lock"; do
 		# shellcheck disable=SC2086
-		run strace -f -qq -o "$T/trace" -e trace=flock,fcntl lockstat $args
+		run env "$NOLEAK" strace -f -qq -o "$T/trace" -e trace=flock,fcntl lockstat $args
 		grep -E 'flock\(|F_SETLK|F_OFD_SETLK' "$T/trace" &&
 			fail "lockstat $args took a lock: $(grep -E 'flock\(|F_SETLK|F_OFD_SETLK' "$T/trace" | head -n3)"
 	done
