@@ -73,7 +73,9 @@ full_fs() {
 		cp -p seed/stale.lock full/stale.lock && : >full/empty.lock || exit 91
 		lockrun full/live.lock sleep 1000 </dev/null >/dev/null 2>&1 &
 		echo $! >live.pid
-		i=0; until grep -q ":$(stat -c %i full/live.lock 2>/dev/null) " /proc/locks; do
+		# (an absent file must not make the pattern ": ", which any lock matches)
+		i=0; until ino=$(stat -c %i full/live.lock 2>/dev/null) &&
+			grep -q ":$ino " /proc/locks; do
 			i=$((i + 1)); [ $i -lt 1000 ] || exit 92; sleep 0.01; done
 		if [ "$2" = blocks ]; then
 			cat /dev/zero >full/filler 2>/dev/null
@@ -369,7 +371,7 @@ t_path_max_recursive() {
 	mkdir d
 	p=$(deep d 45) || return # 9068 bytes
 	in_deep d 45 sh -c 'lockrun -F x.lock sleep 1000 & p=$!
-		i=0; until grep -q ":$(stat -c %i x.lock 2>/dev/null) " /proc/locks; do
+		i=0; until ino=$(stat -c %i x.lock 2>/dev/null) && grep -q ":$ino " /proc/locks; do
 			i=$((i + 1)); [ $i -lt 1000 ] || break; sleep 0.01; done
 		kill -9 $p; wait $p' 2>/dev/null
 	in_deep d 45 test -s x.lock || { fail "no stale lock at depth 45"; return; }
