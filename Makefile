@@ -191,14 +191,17 @@ check-example: $(B)/example
 
 # Under the sanitizers, the suites that test shell completion, the init
 # script and the systemd units run no code of ours that the others do not:
-# they are left out of that (second, slower) run and say so.
+# they are left out of that (second, slower) run and say so; and the
+# stress loops of lockclean's and lockstat's races run a quarter as long
+# (STRESS_SCALE): the plain run has them whole.
 SAN_SKIP_SUITES := test-completion test-sysvinit test-systemd
 CHECK_TOOL_TESTS = $(if $(filter 1,$(SANITIZE)),\
 	$(filter-out $(SAN_SKIP_SUITES:%=tests/tools/%.sh),$(TOOL_TESTS)),$(TOOL_TESTS))
 
 check-unit: $(UNIT_TESTS) tools $(CHECK_DEPS)
 	@$(if $(filter 1,$(SANITIZE)),echo "SANITIZE=1: not run here (shell and unit files only): $(SAN_SKIP_SUITES)";)
-	@B=$(B) bash tests/run-tests $(UNIT_TESTS) $(CHECK_TOOL_TESTS)
+	@B=$(B) $(if $(filter 1,$(SANITIZE)),STRESS_SCALE=4) \
+	    bash tests/run-tests $(UNIT_TESTS) $(CHECK_TOOL_TESTS)
 
 # Only pidlock_* may leave the shared object.
 check-symbols: $(B)/$(LIB_SONAME)

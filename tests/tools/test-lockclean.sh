@@ -864,8 +864,9 @@ t_race() {
 	c1=$pid
 	spawn cleaner_loop 2
 	c2=$pid
-	# make valgrind scales the loops down (VALGRIND_SCALE, a divisor).
-	local k=${VALGRIND_SCALE:-1}
+	# make valgrind and the sanitized check scale the loops down
+	# (VALGRIND_SCALE or STRESS_SCALE, a divisor).
+	local k=${VALGRIND_SCALE:-${STRESS_SCALE:-1}}
 	for w in 1 2; do spawn race_worker $w $((300 / k)) F 2>>workers.err; workers="$workers $pid"; done
 	for w in 3 4; do spawn race_worker $w $((300 / k)) fork 2>>workers.err; workers="$workers $pid"; done
 	spawn race_worker 5 $((150 / k)) crash 2>>workers.err

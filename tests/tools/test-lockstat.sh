@@ -879,8 +879,9 @@ t_never_takes_a_lock() {
 		done
 		echo $n >"$1/n"' sh "$c" "$F"
 	wait_until [ -e "$c/ready" ] || return 1
-	# make valgrind scales the loops down (VALGRIND_SCALE, a divisor).
-	local k=${VALGRIND_SCALE:-1}
+	# make valgrind and the sanitized check scale the loops down
+	# (VALGRIND_SCALE or STRESS_SCALE, a divisor).
+	local k=${VALGRIND_SCALE:-${STRESS_SCALE:-1}}
 	fails=0 i=0
 	while [ $i -lt $((500 / k)) ]; do
 		"$FLOCK" -n "$F" true 2>>"$c/err"
