@@ -74,7 +74,7 @@ VALGRIND_CI_TESTS := \
     t_stale_record_removed t_live_record_kept t_reused_pid_removed \
     t_leftover_temp_files t_dry_run_removes_nothing t_json_report \
     t_recursive t_hostile_sticky_dir t_full_tmpfs_blocks \
-    t_readonly_bind_mount t_name_max t_proc_missing
+    t_readonly_bind_mount t_name_max
 VALGRIND_CI_EXCLUDE := test-hostile test-systemd test-sysvinit test-torture \
     test-fuzz-replay
 ifneq ($(VALGRIND_CI),)
@@ -101,6 +101,7 @@ t_ulimit_nofile valgrind itself cannot start under a small ulimit -n (its preloa
 t_all_scales it counts lockstat's system calls under strace, and memcheck makes thousands of its own
 t_wait_timeout_accuracy it times a 300 ms wait to within 200 ms
 t_wakeup_on_release the waiter must start within 400 ms of the release
+t_proc_missing valgrind cannot start a program without /proc (it reads /proc/self)
 endef
 export VALGRIND_SKIP
 
