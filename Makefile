@@ -156,7 +156,7 @@ $(TEST_LIB_A): $(TEST_LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/test/%.o: tests/%.c tests/common.h lib/pidlock.h $(B)/config.mk
+$(B)/test/%.o: tests/%.c tests/common.h tests/clock-ticks.h lib/pidlock.h $(B)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -Ilib -c -o $@ $<
 

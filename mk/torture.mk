@@ -18,7 +18,7 @@ TORTURE_ARGS ?=
 
 TORTURE_OBJS := $(patsubst tests/torture/%.c,$(B)/tort/%.o,$(wildcard tests/torture/*.c))
 
-$(B)/tort/%.o: tests/torture/%.c tests/torture/torture.h lib/pidlock.h $(B)/config.mk
+$(B)/tort/%.o: tests/torture/%.c tests/torture/torture.h tests/clock-ticks.h lib/pidlock.h $(B)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ilib -c -o $@ $<
 

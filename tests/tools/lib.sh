@@ -104,6 +104,20 @@ kill_tree() {
 	return 0
 }
 
+# track PID...: background processes of the test (commands may append
+# their own PIDs to $T/.pids too), killed with their descendants when the
+# test's subshell exits, however it ends: a test's stragglers must not
+# hold its locks or pipes into the next test.
+track() { echo "$@" >>"$T/.pids"; trap "kill_tracked 2>/dev/null" EXIT; }
+kill_tracked() {
+	[ -f "$T/.pids" ] || return 0
+	local pids
+	pids=$(cat "$T/.pids")
+	for p in $pids; do kill_tree "$p"; done
+	wait $pids # reap ours (a PID that is not our child: no wait)
+	return 0
+}
+
 # PIDLOCK_TESTS="t_a t_b ...": run only these of the suite (make valgrind's short
 # CI run picks a few of each suite this way); the rest are not counted.
 run_tests() {

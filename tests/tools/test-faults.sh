@@ -16,13 +16,6 @@ AS_NOBODY="setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups"
 
 # --- helpers -----------------------------------------------------------------
 
-track() { echo "$1" >>"$T/.pids"; trap kill_tracked EXIT; }
-kill_tracked() {
-	[ -f "$T/.pids" ] || return 0
-	while read -r p; do kill_tree "$p"; done <"$T/.pids"
-	return 0
-}
-
 # make_stale FILE: a complete record whose holder was SIGKILLed.
 make_stale() {
 	lockrun -F "$1" sleep 1000 &

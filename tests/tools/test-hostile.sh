@@ -22,13 +22,6 @@ SIGCALLS=kill,tkill,tgkill,pidfd_send_signal,rt_sigqueueinfo,rt_tgsigqueueinfo
 
 # --- helpers -----------------------------------------------------------------
 
-# Background processes are listed in $T/.pids and killed when the test ends.
-track() { echo "$1" >>"$T/.pids"; trap kill_tracked EXIT; }
-kill_tracked() {
-	[ -f "$T/.pids" ] || return 0
-	while read -r p; do kill_tree "$p"; done <"$T/.pids"
-	return 0
-}
 # sacrificial: a live process that pidfiles name; sets $victim.  It must
 # outlive every tool run.
 sacrificial() {
@@ -158,119 +151,15 @@ EOF2
 # check_json MODE JSON DIR: a lockstat -J or lockclean -J report against the
 # MANIFEST.  MODE: lockstat, clean, clean+, dry, dry+.
 check_json() {
-	python3 - "$@" "$DATA/MANIFEST" <<'EOF' || fail "$1: the report disagrees with the MANIFEST (see above)"
-import json, re, sys
-mode, report, d, manifest = sys.argv[1:5]
-want = {}
-for line in open(manifest, encoding="utf-8"):
-    if line.startswith("#") or not line.strip():
-        continue
-    f = line.rstrip("\n").split("\t")
-    name = f[0][4:] if f[0].startswith("gen:") else f[0].rsplit("/", 1)[-1]
-    if name.endswith(".in"):
-        name = name[:-3]
-    want[d + "/" + name] = dict(state=f[2], type=f[3], clean=f[4], cleanp=f[5],
-                                reason=f[7])
-raw = open(report, "rb").read()
-try:
-    j = json.loads(raw.decode("utf-8"))
-except Exception as e:
-    print("ERROR: %s: not valid JSON: %r: %r" % (mode, e, raw[:200]))
-    sys.exit(1)
-rows = j["locks"] if mode == "lockstat" else j["files"]
-got = {r["path"]: r for r in rows}
-bad = 0
-def err(msg):
-    global bad
-    bad += 1
-    if bad <= 15:
-        print("ERROR: %s: %s" % (mode, msg))
-if set(got) != set(want):
-    err("paths differ: missing %s, extra %s" % (sorted(set(want) - set(got))[:5],
-                                                sorted(set(got) - set(want))[:5]))
-for p, w in sorted(want.items()):
-    r = got.get(p)
-    if r is None:
-        continue
-    if r["state"] != w["state"]:
-        err("%s: state %s (%s), expected %s" % (p, r["state"], r.get("reason"), w["state"]))
-    # a real lockclean gives its own reason for what it keeps
-    if (mode in ("lockstat", "dry", "dry+") or r.get("action") != "kept") and \
-            not re.search(w["reason"], r.get("reason") or ""):
-        err("%s: reason %r does not match /%s/" % (p, r.get("reason"), w["reason"]))
-    if mode == "lockstat":
-        if r["type"] != w["type"]:
-            err("%s: type %s, expected %s" % (p, r["type"], w["type"]))
-        if w["state"] in ("corrupt", "free", "unsafe", "unknown") and r["pid"] is not None:
-            err("%s: %s file shows PID %r" % (p, w["state"], r["pid"]))
-        continue
-    expect = w["clean"] if mode in ("clean", "dry") else w["cleanp"]
-    if mode.startswith("dry") and expect == "removed":
-        expect = "would-remove"
-    if r["action"] != expect:
-        err("%s: action %s (%s: %s), expected %s" % (p, r["action"], r["state"], r["reason"], expect))
-print("%s: %d files checked, %d disagreements" % (mode, len(want), bad))
-sys.exit(1 if bad else 0)
-EOF
+	python3 "$TOP/tests/tools/check-manifest.py" json "$@" "$DATA/MANIFEST" ||
+		fail "$1: the report disagrees with the MANIFEST (see above)"
 }
 
 # check_after MODE BEFORE AFTER [RESULTS]: what a tool left in the lock
-# directory against the MANIFEST.  MODE clean or clean+: each file removed
-# or kept untouched; MODE lockrun: RESULTS has "name status stderr" lines,
-# and each file is gone, the same, or the same inode emptied.
+# directory against the MANIFEST (modes: see check-manifest.py).
 check_after() {
-	python3 - "$@" "$DATA/MANIFEST" <<'EOF2' || fail "$1: the results disagree with the MANIFEST (see above)"
-import re, sys
-mode, before, after = sys.argv[1:4]
-results = sys.argv[4] if len(sys.argv) > 5 else None
-manifest = sys.argv[-1]
-def load(p):
-    return {l.split(" ", 1)[0]: l.rstrip("\n").split(" ") for l in open(p)}
-b, a = load(before), load(after)
-res = {}
-if results:
-    for l in open(results, errors="replace"):
-        n, st, msg = (l.rstrip("\n").split("\t") + [""])[:3]
-        res[n] = (st, msg)
-bad = 0
-def err(msg):
-    global bad
-    bad += 1
-    if bad <= 15:
-        print("ERROR: %s: %s" % (mode, msg))
-n = 0
-for line in open(manifest, encoding="utf-8"):
-    if line.startswith("#") or not line.strip():
-        continue
-    f = line.rstrip("\n").split("\t")
-    name = f[0][4:] if f[0].startswith("gen:") else f[0].rsplit("/", 1)[-1]
-    if name.endswith(".in"):
-        name = name[:-3]
-    n += 1
-    if mode == "lockrun":
-        code, want = f[6].split(":")
-        st, msg = res.get(name, ("missing", ""))
-        if st != code:
-            err("%s (%s): exit %s (%s), expected %s" % (name, f[2], st, msg, code))
-        if code == "1" and not re.fullmatch(r"lockrun: .*/%s: held by PID [0-9]+ .*" % re.escape(name), msg):
-            err("%s: exit 1 without a holder line: %r" % (name, msg))
-    else:
-        want = "gone" if f[4 if mode == "clean" else 5] == "removed" else "same"
-    if want == "gone":
-        if name in a:
-            err("%s (%s): still there, expected gone" % (name, f[2]))
-    elif name not in a:
-        err("%s (%s): gone, expected %s" % (name, f[2], want))
-    elif want == "same" and a[name] != b[name]:
-        err("%s (%s): changed: %s -> %s" % (name, f[2], " ".join(b[name][1:5]), " ".join(a[name][1:5])))
-    elif want == "empty" and (a[name][1] != b[name][1] or a[name][2] != "0"):
-        err("%s (%s): not the same file emptied: %s" % (name, f[2], " ".join(a[name][1:3])))
-extra = set(a) - set(b)
-if extra:
-    err("new files in the lock directory: %s" % sorted(extra)[:5])
-print("%s: %d files checked, %d disagreements" % (mode, n, bad))
-sys.exit(1 if bad else 0)
-EOF2
+	python3 "$TOP/tests/tools/check-manifest.py" after "$@" "$DATA/MANIFEST" ||
+		fail "$1: the results disagree with the MANIFEST (see above)"
 }
 
 # lsb_for STATE: lockstat --status for a state (lockstat(1) EXIT STATUS).

@@ -24,14 +24,7 @@ OTHER_BOOT=0f0e0d0c-0b0a-4908-8706-050403020100
 spawn() {
 	"$@" &
 	pid=$!
-	echo "$pid" >>"$T/.pids"
-	trap 'kill_spawned 2>/dev/null' EXIT
-}
-kill_spawned() {
-	[ -f "$T/.pids" ] || return 0
-	while read -r p; do kill_tree "$p"; done <"$T/.pids"
-	{ wait; } 2>/dev/null
-	return 0
+	track "$pid"
 }
 # reap PID: waits for a process we killed, without the shell's "Killed".
 reap() { { wait "$1"; } 2>/dev/null; return 0; }

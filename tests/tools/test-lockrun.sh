@@ -11,16 +11,10 @@ NOBODY=65534
 
 # --- helpers ----------------------------------------------------------------
 
-# Every background process is recorded in $T/.pids and SIGKILLed when the
+# Every background process is tracked (lib.sh) and SIGKILLed when the
 # test ends, however it ends.  Commands append their own PIDs (they may
 # outlive a SIGKILLed lockrun); lockrun itself always gets a path under $T,
 # so the harness's pkill -f "$T/" catches it too.
-track() { echo "$@" >>"$T/.pids"; trap kill_spawned EXIT; }
-kill_spawned() {
-	[ -f "$T/.pids" ] || return 0
-	for p in $(cat "$T/.pids"); do kill_tree "$p"; done
-	return 0
-}
 # spawn CMD...: runs CMD in the background (output to files, so that no
 # straggler keeps a caller's pipe open); sets $pid.
 spawn() {

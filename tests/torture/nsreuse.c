@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "pidlock.h"
+#include "../clock-ticks.h"
 #include "torture.h"
 
 struct bystander {
@@ -69,23 +70,6 @@ static int start_time_of(pid_t pid, uint64_t *start)
 	for (int field = 2; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	return p && sscanf(p, " %lu", (unsigned long *)start) == 1 ? 0 : -1;
-}
-
-/* Start times are in clock ticks: the bystander must start a tick later. */
-static bool wait_tick_after(uint64_t start)
-{
-	const struct timespec ms = { 0, 1000000 };
-	uint64_t hz = (uint64_t)sysconf(_SC_CLK_TCK);
-
-	for (int i = 0; i < 5000; i++) {
-		struct timespec t;
-		clock_gettime(CLOCK_BOOTTIME, &t);
-		if ((uint64_t)t.tv_sec * hz +
-			    (uint64_t)t.tv_nsec / (1000000000 / hz) > start)
-			return true;
-		nanosleep(&ms, NULL);
-	}
-	return false;
 }
 
 static void bystander_end(struct t_shm *shm, struct bystander *b)

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock-ticks.h"
 #include "common.h"
 #include "internal.h"
 
@@ -509,26 +510,6 @@ static int start_time_of(pid_t pid, uint64_t *start)
 		return -1;
 	*start = st;
 	return 0;
-}
-
-/*
- * Start times have clock-tick resolution: wait (bounded) until the tick
- * after A's, so that B's start time differs and the reuse is provable.
- */
-static bool wait_tick_after(uint64_t start)
-{
-	const struct timespec ms = { 0, 1000000 };
-	uint64_t hz = (uint64_t)sysconf(_SC_CLK_TCK);
-
-	for (int i = 0; i < 5000; i++) {
-		struct timespec t;
-		clock_gettime(CLOCK_BOOTTIME, &t);
-		if ((uint64_t)t.tv_sec * hz +
-			    (uint64_t)t.tv_nsec / (1000000000 / hz) > start)
-			return true;
-		nanosleep(&ms, NULL);
-	}
-	return false;
 }
 
 static bool still_running(pid_t pid)
