@@ -22,6 +22,7 @@
 /* Each retry means someone else made progress; this bounds pathologies. */
 #define MAX_ATTEMPTS 1000
 #define RETRY 1
+#define GONE 2 /* verify(): nothing at the path any more */
 
 struct pidlock {
 	char *path, *dir, *base;
@@ -29,6 +30,8 @@ struct pidlock {
 	int dirfd;         /* the directory, while held */
 	int user_fd;       /* pidlock_new_fd(): the caller's descriptor */
 	int spare_fd;      /* a waiter's unnamed inode, ready to publish */
+	dev_t spare_dev;   /* and its identity, known before the wait */
+	ino_t spare_ino;
 	dev_t dev;
 	ino_t ino;
 	mode_t mode;
@@ -380,16 +383,23 @@ static int publish(int fd, int dirfd, const char *tmp, const char *name)
 		      : link_fd(fd, dirfd, name);
 }
 
+static void hold_inode(struct pidlock *lock, int fd, dev_t dev, ino_t ino)
+{
+	lock->fd = fd;
+	lock->dev = dev;
+	lock->ino = ino;
+	pidlock__held_add(dev, ino, lock);
+}
+
 static void hold(struct pidlock *lock, int fd)
 {
 	struct stat st;
 
-	lock->fd = fd;
-	if (fstat(fd, &st) == 0) {
-		lock->dev = st.st_dev;
-		lock->ino = st.st_ino;
+	if (fstat(fd, &st) < 0) {
+		st.st_dev = lock->dev;
+		st.st_ino = lock->ino;
 	}
-	pidlock__held_add(lock->dev, lock->ino, lock);
+	hold_inode(lock, fd, st.st_dev, st.st_ino);
 }
 
 /* Shared and flock(1)-style locks neither write nor trust a record. */
@@ -417,12 +427,13 @@ static int use_spare(struct pidlock *lock, char *tmp)
 static int create_new(struct pidlock *lock, int dirfd)
 {
 	char tmp[64];
+	bool spare = lock->spare_fd >= 0;
 	int fd, r;
 
 	lock->keep = !wants_record(lock) || (lock->flags & PIDLOCK_KEEP);
-	fd = lock->spare_fd >= 0 ? use_spare(lock, tmp)
-				 : prepare_inode(lock, dirfd, wants_record(lock),
-						 tmp, sizeof(tmp));
+	fd = spare ? use_spare(lock, tmp)
+		   : prepare_inode(lock, dirfd, wants_record(lock), tmp,
+				   sizeof(tmp));
 	if (fd < 0)
 		return fd;
 	r = publish(fd, dirfd, tmp, lock->base);
@@ -433,7 +444,10 @@ static int create_new(struct pidlock *lock, int dirfd)
 		return r == -EEXIST ? RETRY : r;
 	}
 	lock->has_record = wants_record(lock);
-	hold(lock, fd);
+	if (spare) /* its identity was read before the wait, off this path */
+		hold_inode(lock, fd, lock->spare_dev, lock->spare_ino);
+	else
+		hold(lock, fd);
 	return 0;
 }
 
@@ -448,13 +462,14 @@ static bool same_inode(const struct stat *a, const struct stat *b)
  * Does the path still name the inode we hold open?  While we hold it, its
  * inode number cannot be given to another file, so the same device and
  * inode at the path means it is still linked there: one system call.
+ * 0 if it does, RETRY if another file is there, GONE if nothing is.
  */
 static int verify(int dirfd, const char *base, dev_t dev, ino_t ino)
 {
 	struct stat named;
 
 	if (fstatat(dirfd, base, &named, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? RETRY : -errno;
+		return errno == ENOENT ? GONE : -errno;
 	return named.st_dev == dev && named.st_ino == ino ? 0 : RETRY;
 }
 
@@ -547,25 +562,35 @@ static int open_existing(int dirfd, const char *base, const struct stat *st,
 
 /*
  * Before a waiter sleeps, it readies the inode it will publish: unnamed
- * (O_TMPFILE), with its mode, locked.  A holder's release unlinks the file,
- * so the woken waiter then only writes its record and links the inode,
- * instead of creating one while the lock is idle.  Best effort: without
- * O_TMPFILE the waiter creates after waking, as always.
+ * (O_TMPFILE), with its mode, locked, its identity known.  A holder's
+ * release unlinks the file, so the woken waiter then only writes its
+ * record and links the inode, instead of creating one while the lock is
+ * idle.  Best effort: without O_TMPFILE the waiter creates after waking,
+ * as always.
  */
 static void ready_spare(struct pidlock *lock, int dirfd)
 {
+	struct pidlock__self self;
+	struct stat st;
 	int fd;
 
 	if (lock->spare_fd >= 0 || !wants_record(lock) ||
 	    (lock->flags & PIDLOCK_KEEP))
 		return;
+	/* The record's facts that are read once per process (boot id, our
+	 * start time: three files in /proc) are read now, not after waking. */
+	(void)pidlock__self_info(&self);
 	fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	if (fchmod(fd, lock->mode) < 0 || pidlock__lock_try(fd, &lock->how) < 0)
+	if (fchmod(fd, lock->mode) < 0 || fstat(fd, &st) < 0 ||
+	    pidlock__lock_try(fd, &lock->how) < 0) {
 		close(fd);
-	else
-		lock->spare_fd = fd;
+		return;
+	}
+	lock->spare_fd = fd;
+	lock->spare_dev = st.st_dev;
+	lock->spare_ino = st.st_ino;
 }
 
 static void drop_spare(struct pidlock *lock)
@@ -626,7 +651,7 @@ static int break_stale(struct pidlock *lock, int dirfd, int oldfd)
 		if (tmp[0])
 			unlinkat(dirfd, tmp, 0);
 		close(fd);
-		return r;
+		return r == GONE ? RETRY : r;
 	}
 	close(oldfd); /* waiters on the old inode wake, verify, and retry */
 	lock->has_record = true;
@@ -758,7 +783,10 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 	r = verify(dirfd, lock->base, st.st_dev, st.st_ino);
 	if (r != 0) {
 		close(fd);
-		return r;
+		/* The usual end of a wait: the holder released by unlinking the
+		 * file.  The name is free now, so take it without a second look
+		 * (a loser of the race gets EEXIST, then RETRY, as always). */
+		return r == GONE ? create_new(lock, dirfd) : r;
 	}
 	return take_existing(lock, dirfd, fd, &st, deadline, timeout_ms);
 }
@@ -898,7 +926,7 @@ int pidlock_release(struct pidlock *lock)
 	} else {
 		/* Unlink while still holding the lock, and only our own inode. */
 		r = verify(lock->dirfd, lock->base, lock->dev, lock->ino);
-		if (r == RETRY)
+		if (r == RETRY || r == GONE)
 			r = -PIDLOCK_ENOTOURS;
 		else if (r == 0 && unlinkat(lock->dirfd, lock->base, 0) < 0)
 			r = -errno;
