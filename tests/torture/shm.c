@@ -231,6 +231,30 @@ void t_late(struct t_shm *shm, int64_t over_ns, int bound_ms,
 	va_end(ap);
 }
 
+/*
+ * Accounts for a wait of ns nanoseconds (runq_ns of them waiting for a
+ * CPU) that had a timeout of timeout_ms: the longest past the timeout, and
+ * t_late() past the bound.  who: "pidlock_acquire" or "lockrun" (which
+ * has a bound of its own: it also starts a process); how: how it ended.
+ */
+void t_wait_over(struct t_shm *shm, const char *who, const char *how,
+		 int timeout_ms, int64_t ns, int64_t runq_ns)
+{
+	bool lockrun = strcmp(who, "lockrun") == 0;
+	int bound = lockrun ? shm->cfg.lockrun_bound_ms : shm->cfg.bound_ms;
+	int64_t over = ns - (int64_t)timeout_ms * 1000000;
+
+	t_max(lockrun ? &shm->st.max_lockrun_over_ns : &shm->st.max_over_ns,
+	      over);
+	t_max(lockrun ? &shm->st.max_lockrun_over_adj_ns
+		      : &shm->st.max_over_adj_ns, over - runq_ns);
+	if (over - runq_ns > (int64_t)bound * 1000000)
+		t_late(shm, over - runq_ns, bound,
+		       "%s with a %d ms timeout %s after %lld ms (%lld ms of it "
+		       "waiting for a CPU)", who, timeout_ms, how,
+		       (long long)(ns / 1000000), (long long)(runq_ns / 1000000));
+}
+
 void t_error(struct t_shm *shm, const char *fmt, ...)
 {
 	va_list ap;

@@ -165,6 +165,8 @@ void t_error(struct t_shm *shm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void t_late(struct t_shm *shm, int64_t over_ns, int bound_ms,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void t_wait_over(struct t_shm *shm, const char *who, const char *how,
+		 int timeout_ms, int64_t ns, int64_t runq_ns);
 const char *t_state_name(int state);
 
 /* cs.c: the critical section with its checks. */

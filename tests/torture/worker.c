@@ -35,16 +35,8 @@ static int pick_timeout(const struct t_config *c)
 static void account_wait(struct t_shm *shm, int timeout_ms, int64_t ns,
 			 int64_t runq_ns)
 {
-	int64_t over = ns - (int64_t)timeout_ms * 1000000;
-
 	t_max(&shm->st.max_wait_ns, ns);
-	t_max(&shm->st.max_over_ns, over);
-	t_max(&shm->st.max_over_adj_ns, over - runq_ns);
-	if (over - runq_ns > (int64_t)shm->cfg.bound_ms * 1000000)
-		t_late(shm, over - runq_ns, shm->cfg.bound_ms,
-		       "pidlock_acquire with a %d ms timeout took "
-		       "%lld ms (%lld ms of it waiting for a CPU)", timeout_ms,
-		       (long long)(ns / 1000000), (long long)(runq_ns / 1000000));
+	t_wait_over(shm, "pidlock_acquire", "returned", timeout_ms, ns, runq_ns);
 }
 
 static void lib_once(struct t_shm *shm, struct pidlock *lock, int csfd,
@@ -118,21 +110,13 @@ static _Noreturn void exec_lockrun(const struct t_config *c, unsigned s,
 static void lockrun_gave_up(struct t_shm *shm, int status, int timeout_ms,
 			    int64_t ns, int64_t runq_ns)
 {
-	int64_t over = ns - (int64_t)timeout_ms * 1000000;
-
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 1) {
 		t_error(shm, "lockrun exited with status 0x%x without running "
 			"the command", status);
 		return;
 	}
 	atomic_fetch_add(&shm->st.lockrun_busy, 1);
-	t_max(&shm->st.max_lockrun_over_ns, over);
-	t_max(&shm->st.max_lockrun_over_adj_ns, over - runq_ns);
-	if (over - runq_ns > (int64_t)shm->cfg.lockrun_bound_ms * 1000000)
-		t_late(shm, over - runq_ns, shm->cfg.lockrun_bound_ms,
-		       "lockrun with a %d ms wait gave up after %lld ms "
-			    "(%lld ms of it waiting for a CPU)", timeout_ms,
-			    (long long)(ns / 1000000), (long long)(runq_ns / 1000000));
+	t_wait_over(shm, "lockrun", "gave up", timeout_ms, ns, runq_ns);
 }
 
 static void lockrun_once(struct t_shm *shm, unsigned s)
@@ -224,7 +208,7 @@ _Noreturn void t_worker(struct t_shm *shm, unsigned s, bool in_ns)
 /* torture --cs SHM SLOT TIMEOUT_MS: the command lockrun runs. */
 int t_helper_main(int argc, char **argv)
 {
-	int64_t t_acq = t_now(), wait, over, runq;
+	int64_t t_acq = t_now(), wait, runq;
 	struct t_shm *shm;
 	struct t_actor *h;
 	unsigned s;
@@ -245,18 +229,10 @@ int t_helper_main(int argc, char **argv)
 	if (getenv("LOCKRUN_RECOVERED"))
 		atomic_fetch_add(&shm->st.recovered_lockrun, 1);
 	wait = t_acq - atomic_load(&shm->slot[s].lockrun_t0);
-	over = wait - (int64_t)timeout * 1000000;
 	/* lockrun (our parent) and we were both started by then */
 	runq = t_runq_ns(getppid()) + t_runq_ns(0);
 	t_max(&shm->st.max_lockrun_wait_ns, wait);
-	t_max(&shm->st.max_lockrun_over_ns, over);
-	t_max(&shm->st.max_lockrun_over_adj_ns, over - runq);
-	if (over - runq > (int64_t)shm->cfg.lockrun_bound_ms * 1000000)
-		t_late(shm, over - runq, shm->cfg.lockrun_bound_ms,
-		       "lockrun with a %d ms wait ran its command "
-			    "after %lld ms (%lld ms of it waiting for a CPU)",
-			    timeout, (long long)(wait / 1000000),
-			    (long long)(runq / 1000000));
+	t_wait_over(shm, "lockrun", "ran its command", timeout, wait, runq);
 	csfd = open(shm->cfg.cs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (csfd < 0) {
 		t_error(shm, "helper: %s: %s", shm->cfg.cs, strerror(errno));

@@ -779,27 +779,38 @@ static bool waits_in_flock(void *arg)
 	       pid_state(k->pid) == 'S';
 }
 
+/*
+ * Takes path's lock while the waiter w (forked before: a child forked
+ * while we hold the lock would share our locked descriptor and wait on
+ * itself) asks for it; returns once w sleeps in flock(2) on it.
+ */
+static struct pidlock *hold_until_waiting(struct waiter *w, const char *path)
+{
+	struct kernel_wait k;
+	struct pidlock *lock;
+	struct stat st;
+
+	assert_int_equal(pidlock_new(&lock, path), 0);
+	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	waiter_go(w);
+	k = (struct kernel_wait){ st.st_dev, st.st_ino, w->pid };
+	if (!wait_for(waits_in_flock, &k, DEADLINE_MS))
+		fail_msg("child %d never waited in flock(2) on %s (state %c)",
+			 (int)w->pid, path, pid_state(w->pid));
+	return lock;
+}
+
 static void waiter_sleeps_in_kernel(void **state)
 {
 	const char *path = test_path("t5.lock");
 	struct wait_report rep;
-	struct kernel_wait k;
 	struct pidlock *lock;
 	struct waiter w;
-	struct stat st;
 
 	(void)state;
-	/* Forked first: a child forked while we hold the lock would share
-	 * our locked descriptor and wait on itself. */
 	waiter_start(&w, path, 0, PIDLOCK_WAIT_FOREVER);
-	assert_int_equal(pidlock_new(&lock, path), 0);
-	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
-	assert_int_equal(lstat(path, &st), 0);
-	waiter_go(&w);
-	k = (struct kernel_wait){ st.st_dev, st.st_ino, w.pid };
-	if (!wait_for(waits_in_flock, &k, DEADLINE_MS))
-		fail_msg("child %d never waited in flock(2) on %s (state %c)",
-			 (int)w.pid, path, pid_state(w.pid));
+	lock = hold_until_waiting(&w, path);
 	assert_int_equal(pid_state(w.pid), 'S');
 	assert_false(readable(w.report.fd[0])); /* still waiting */
 
@@ -823,23 +834,15 @@ static void waiter_wake_path_is_short(void **state)
 	static const uint8_t want[] = { MOCK_FSTATAT, MOCK_PWRITE, MOCK_LINKAT };
 	const char *path = test_path("t5w.lock");
 	struct wait_report rep;
-	struct kernel_wait k;
 	struct pidlock *lock;
 	struct waiter w;
-	struct stat st;
 	int last_flock = -1;
 
 	(void)state;
 	trace_waiters = true;
 	waiter_start(&w, path, 0, PIDLOCK_WAIT_FOREVER);
 	trace_waiters = false;
-	assert_int_equal(pidlock_new(&lock, path), 0);
-	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
-	assert_int_equal(lstat(path, &st), 0);
-	waiter_go(&w);
-	k = (struct kernel_wait){ st.st_dev, st.st_ino, w.pid };
-	if (!wait_for(waits_in_flock, &k, DEADLINE_MS))
-		fail_msg("child %d never waited in flock(2) on %s", (int)w.pid, path);
+	lock = hold_until_waiting(&w, path);
 	assert_int_equal(pidlock_release(lock), 0);
 	waiter_result(&w, &rep, DEADLINE_MS);
 	pidlock_free(lock);
