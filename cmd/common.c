@@ -352,6 +352,7 @@ struct open_file {
 	dev_t dev;
 	ino_t ino;
 	int fd;
+	bool linked; /* st_nlink > 0: the file has a name somewhere */
 };
 
 static struct fd_table {
@@ -393,7 +394,8 @@ static struct fd_table *read_fd_table(pid_t pid)
 		if (!(v = reallocarray(t->v, t->n + 1, sizeof(*v))))
 			break;
 		t->v = v;
-		t->v[t->n++] = (struct open_file){ st.st_dev, st.st_ino, fd };
+		t->v[t->n++] = (struct open_file){ st.st_dev, st.st_ino, fd,
+						   st.st_nlink > 0 };
 	}
 	closedir(dp);
 	return t;
@@ -420,6 +422,9 @@ int find_locked_path(pid_t pid, dev_t dev, ino_t ino, char *buf, size_t size)
 		ssize_t n;
 		if (t->v[i].dev != dev || t->v[i].ino != ino)
 			continue;
+		/* No name anywhere: no directory to search (see common.h). */
+		if (!t->v[i].linked)
+			return -ENOENT;
 		snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, t->v[i].fd);
 		n = readlink(link, buf, size - 1);
 		if (n <= 0)

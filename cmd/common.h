@@ -49,8 +49,10 @@ void describe_holder(const struct pidlock_info *info, char *buf, size_t size);
 int resolve_lock_arg(const char *arg, char *buf, size_t size);
 
 /*
- * The path under which process pid has the file dev:ino open.  Each
- * process's descriptors are read once and kept until forget_locked_paths().
+ * The path under which process pid has the file dev:ino open: 0, -1 if it
+ * cannot be found, -ENOENT if the file has no name at all (unlinked, or
+ * created unnamed, as a waiting pidlock's ready inode).  Each process's
+ * descriptors are read once and kept until forget_locked_paths().
  */
 int find_locked_path(pid_t pid, dev_t dev, ino_t ino, char *buf, size_t size);
 void forget_locked_paths(void);

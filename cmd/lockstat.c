@@ -593,10 +593,16 @@ static void all_locks(struct table *t, const struct pidlock_snapshot *snap)
 		char path[PATH_MAX];
 		dev_t dev;
 		ino_t ino;
+		int found;
 		if (pidlock_snapshot_get(snap, i, &dev, &ino, &h) < 0 || h.waiting)
 			continue;
+		/* A lock on a file with no name guards nothing anyone can ask
+		 * for: a waiter's ready inode, a deleted file. */
+		found = find_locked_path(h.pid, dev, ino, path, sizeof(path));
+		if (found == -ENOENT)
+			continue;
 		struct row *r = add_row(t);
-		if (find_locked_path(h.pid, dev, ino, path, sizeof(path)) == 0 &&
+		if (found == 0 &&
 		    pidlock_inspect(path, snap, &r->info) == 0 && r->info.ino == ino) {
 			set_path(r, "%s", path);
 			continue;

@@ -792,6 +792,29 @@ t_all() {
 		fail "-a -J: $summary"
 }
 
+# A waiter readies the inode it will publish, unnamed and locked, before it
+# sleeps: lockstat -a leaves such locks on nameless files out (they were
+# rows "(dev:ino) live, path unknown", each costing a search of the
+# directory), and still lists the lock the waiter waits for.
+t_all_leaves_out_nameless() {
+	setup
+	hold "$L/rec.lock" || return 1
+	spawn "$T/w" lockrun -w 30 "$L/rec.lock" true
+	wait_until waits_on_flock "$(cat "$T/w")" || return 1
+	run lockstat -a -n -o PATH,HOLDERS
+	expect_status 0
+	printf '%s\n' "$out" | grep -Eq "^$L/rec\\.lock +$lr,$(cat "$T/w")\\(waiting\\)\$" ||
+		fail "-a: no row for the held lock: $out"
+	printf '%s\n' "$out" | grep -E " $(cat "$T/w")\$" &&
+		fail "-a: a row for the waiter's unnamed inode"
+	return 0
+}
+# waits_on_flock PID: PID is blocked in flock(2) and holds a lock too.
+waits_on_flock() {
+	grep -Eq "^[0-9]+: -> FLOCK +ADVISORY +WRITE +$1 " /proc/locks &&
+		grep -Eq "^[0-9]+: FLOCK +ADVISORY +WRITE +$1 " /proc/locks
+}
+
 # lockstat -a finds each lock's path through its holder's descriptors and,
 # for files created unnamed (O_TMPFILE) as pidlock creates them, through
 # the directory: both are read once, not once per lock, so 300 locks of one
@@ -956,5 +979,5 @@ run_tests t_live t_live_inherited t_stale t_stale_previous_boot t_reused \
 	t_unsafe t_unknown t_other_pidns t_sparse_1g t_start_stop_daemon \
 	t_libbsd_pidfile t_status_codes t_table_default t_columns t_raw \
 	t_truncate t_json t_json_empty t_quiet t_dir_arg t_name_arg \
-	t_default_dir t_all t_all_scales t_usage t_never_takes_a_lock \
+	t_default_dir t_all t_all_leaves_out_nameless t_all_scales t_usage t_never_takes_a_lock \
 	t_never_takes_a_lock_syscalls t_watch t_watch_attached
