@@ -3,13 +3,27 @@
 set -eu
 B=${1:-build}
 demo=$(mktemp -d "${TMPDIR:-/tmp}/pidlock-demo.XXXXXX")
-trap 'kill $holder 2>/dev/null || true; rm -rf "$demo"' EXIT
+holder= job= jobcmd= report= daemon=
+# Everything the demo started goes with it, however it ends (most are
+# dead by then: set +e).
+cleanup() {
+	set +e
+	[ -n "$report" ] && pkill -P "$report"
+	kill $holder $job $jobcmd $report $daemon
+	rm -rf "$demo"
+	return 0
+}
+trap 'cleanup 2>/dev/null' EXIT
 export PIDLOCK_DIR=$demo
 ex=$B/example
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; rc=0; "$@" 2>&1 || rc=$?; [ $rc -eq 0 ] || echo "(exit status $rc)"; }
 wait_for() { i=0; until [ -e "$1" ]; do i=$((i+1)); [ $i -lt 500 ] || exit 1; sleep 0.01; done; }
+# names_command FILE LOCKRUN-PID: the record's line 1 names lockrun's command
+# (lockrun names it once its exec has succeeded).
+names_command() { [ -s "$1" ] && [ "$(head -n1 "$1")" != "$2" ]; }
+wait_named() { i=0; until names_command "$1" "$2"; do i=$((i+1)); [ $i -lt 500 ] || exit 1; sleep 0.01; done; }
 
 step "library: the first instance takes the lock (a pidfile with a record)"
 $ex 60 &
@@ -32,7 +46,8 @@ step "lockrun: a cron job runs under a named lock with a message"
 lockrun=$B/lockrun
 $lockrun -N backup -m "nightly backup" sleep 60 &
 job=$!
-wait_for "$demo/backup.lock"
+wait_named "$demo/backup.lock" $job
+jobcmd=$(head -n1 "$demo/backup.lock")
 show cat "$demo/backup.lock"
 
 step "a second run is refused (exit 1) and names the holder"
@@ -43,7 +58,7 @@ kill -9 $job; wait $job 2>/dev/null || true
 show $lockrun -n -N backup true
 
 step "the command dies too; the next run recovers the stale lock"
-pkill -9 -f "^sleep 60$" || true
+kill -9 $jobcmd
 show $lockrun -n --verbose -N backup sh -c 'echo "command sees LOCKRUN_RECOVERED=$LOCKRUN_RECOVERED"'
 
 step "lockstat: who holds what (a live job, a stale lock, a daemon's pidfile)"
@@ -52,9 +67,10 @@ report=$!
 $lockrun -N crashed sleep 60 &
 crashed=$!
 wait_for "$demo/report.lock"
-wait_for "$demo/crashed.lock"
-pkill -9 -P $crashed sleep || true
-kill -9 $crashed; wait $crashed 2>/dev/null || true
+wait_named "$demo/crashed.lock" $crashed
+crashedcmd=$(head -n1 "$demo/crashed.lock")
+kill -9 $crashed; wait $crashed 2>/dev/null || true  # it cannot release
+kill -9 $crashedcmd
 sleep 60 & daemon=$!
 echo $daemon > "$demo/daemon.pid"
 show $B/lockstat
@@ -63,4 +79,3 @@ show $B/lockstat --status crashed
 step "lockclean: the stale lock goes, the live one and the daemon's pidfile stay"
 show $B/lockclean -v
 show ls -A "$demo"
-pkill -P $report 2>/dev/null; kill $report $daemon 2>/dev/null || true
