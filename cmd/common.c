@@ -435,3 +435,43 @@ int find_locked_path(pid_t pid, dev_t dev, ino_t ino, char *buf, size_t size)
 	}
 	return -1;
 }
+
+/*
+ * The length of the UTF-8 sequence at s, or 0 if it is not one (a stray
+ * byte, an overlong form, a surrogate, past U+10FFFF).
+ */
+static size_t utf8_length(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = u[0] < 0x80 ? 1 : (u[0] & 0xe0) == 0xc0 ? 2
+		 : (u[0] & 0xf0) == 0xe0 ? 3 : (u[0] & 0xf8) == 0xf0 ? 4 : 0;
+
+	if ((n == 2 && u[0] < 0xc2) || u[0] > 0xf4)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((u[i] & 0xc0) != 0x80)
+			return 0;
+	if ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] >= 0xa0) ||
+	    (u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+void json_string(const char *s)
+{
+	putchar('"');
+	while (*s) {
+		unsigned char c = (unsigned char)*s;
+		size_t n = utf8_length(s);
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\u%04x", c);
+		else if (n == 0) /* not UTF-8: a hostile file name */
+			fputs("\\ufffd", stdout);
+		else
+			fwrite(s, 1, n, stdout);
+		s += n ? n : 1;
+	}
+	putchar('"');
+}

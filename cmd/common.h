@@ -57,4 +57,11 @@ int resolve_lock_arg(const char *arg, char *buf, size_t size);
 int find_locked_path(pid_t pid, dev_t dev, ino_t ino, char *buf, size_t size);
 void forget_locked_paths(void);
 
+/*
+ * Prints s as a JSON string: quotes, backslashes and control characters
+ * escaped, and each byte that is not part of valid UTF-8 (file names are
+ * bytes) as U+FFFD, so that the output is always valid JSON.
+ */
+void json_string(const char *s);
+
 #endif

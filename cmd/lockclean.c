@@ -158,40 +158,12 @@ static int decide(const struct pidlock_info *cinfo, void *arg)
 /* --- the report --------------------------------------------------------- */
 
 /* The length of the valid UTF-8 sequence at s, or 0. */
-static size_t utf8_length(const char *s)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n = u[0] < 0x80 ? 1 : (u[0] & 0xe0) == 0xc0 ? 2
-		 : (u[0] & 0xf0) == 0xe0 ? 3 : (u[0] & 0xf8) == 0xf0 ? 4 : 0;
-
-	if (n == 2 && u[0] < 0xc2)
-		return 0; /* overlong */
-	for (size_t i = 1; i < n; i++)
-		if ((u[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 /* Prints s as a JSON string, after ,"key": unless key is NULL. */
 static void json_str(const char *key, const char *s)
 {
 	if (key)
 		printf(",\"%s\":", key);
-	putchar('"');
-	while (*s) {
-		unsigned char c = (unsigned char)*s;
-		size_t n = utf8_length(s);
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			printf("\\u%04x", c);
-		else if (n == 0) /* not UTF-8: a hostile file name */
-			fputs("\\ufffd", stdout);
-		else
-			fwrite(s, 1, n, stdout);
-		s += n ? n : 1;
-	}
-	putchar('"');
+	json_string(s);
 }
 
 static void report(const char *path, const char *action,

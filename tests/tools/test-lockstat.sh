@@ -792,6 +792,24 @@ t_all() {
 		fail "-a -J: $summary"
 }
 
+# JSON is UTF-8: file names are bytes, and those that are not UTF-8 (a
+# stray byte, a surrogate, an overlong form) show as U+FFFD, not raw.
+t_json_non_utf8_names() {
+	setup
+	need_python || return 0
+	: >"$L/$(printf 'bad\377name')"
+	: >"$L/$(printf 'sur\355\240\200')"
+	: >"$L/$(printf 'over\340\200\257')"
+	: >"$L/$(printf 'caf\303\251')"
+	run lockstat -J
+	expect_status 0
+	printf '%s' "$out" | "$PY" -c '
+import json, sys
+paths = sorted(o["path"].rsplit("/", 1)[1] for o in json.loads(sys.stdin.buffer.read().decode("utf-8"))["locks"])
+assert paths == ["bad\ufffdname", "caf\u00e9", "over\ufffd\ufffd\ufffd", "sur\ufffd\ufffd\ufffd"], paths
+' || fail "lockstat -J with names that are not UTF-8: $out"
+}
+
 # A waiter readies the inode it will publish, unnamed and locked, before it
 # sleeps: lockstat -a leaves such locks on nameless files out (they were
 # rows "(dev:ino) live, path unknown", each costing a search of the
@@ -979,5 +997,5 @@ run_tests t_live t_live_inherited t_stale t_stale_previous_boot t_reused \
 	t_unsafe t_unknown t_other_pidns t_sparse_1g t_start_stop_daemon \
 	t_libbsd_pidfile t_status_codes t_table_default t_columns t_raw \
 	t_truncate t_json t_json_empty t_quiet t_dir_arg t_name_arg \
-	t_default_dir t_all t_all_leaves_out_nameless t_all_scales t_usage t_never_takes_a_lock \
+	t_default_dir t_all t_all_leaves_out_nameless t_json_non_utf8_names t_all_scales t_usage t_never_takes_a_lock \
 	t_never_takes_a_lock_syscalls t_watch t_watch_attached
