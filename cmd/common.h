@@ -45,7 +45,8 @@ void format_since(int64_t when, char *buf, size_t size);
 void describe_holder(const struct pidlock_info *info, char *buf, size_t size);
 
 /* A lock given on the command line: a path (has a '/', or exists), else
- * a name in the lock directory.  Returns -EINVAL for a bad name. */
+ * a name in the lock directory.  Returns 0, -EINVAL for a bad name, or
+ * -ENAMETOOLONG when the path does not fit in size. */
 int resolve_lock_arg(const char *arg, char *buf, size_t size);
 
 /*
