@@ -590,6 +590,8 @@ static bool exec_succeeded(int pipefd[2])
 	char c;
 	ssize_t n;
 
+	if (pipefd[0] < 0)
+		return true; /* no pipe: we cannot tell; name the child at once */
 	close(pipefd[1]);
 	do
 		n = read(pipefd[0], &c, 1);
@@ -613,15 +615,18 @@ static int fork_and_supervise(const struct opts *o, struct pidlock *lock,
 	/* Orphans of the command come to us, so we can tell when none is left. */
 	if (handed)
 		(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* Out of descriptors, go on without it: exiting now would leave the
+	 * file we just created behind with a dead holder. */
 	if (pipe2(exec_pipe, O_CLOEXEC) < 0)
-		err(EX_OSERR, "pipe failed");
+		exec_pipe[0] = exec_pipe[1] = -1;
 	fflush(stdout);
 	child = fork();
 	if (child < 0)
 		err(EX_OSERR, "fork failed");
 	if (child == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		close(exec_pipe[0]);
+		if (exec_pipe[0] >= 0)
+			close(exec_pipe[0]);
 		run_command(o, lock, u, exec_pipe[1]);
 	}
 	/* The pidfile names the command only once it is the command: until
