@@ -435,12 +435,8 @@ static void drop_privileges(const struct target_user *u)
 	}
 }
 
-/*
- * exec_fd: the write end of a close-on-exec pipe, or -1.  Its end of file
- * tells the parent that the exec succeeded; a byte, that it failed.
- */
 static void run_command(const struct opts *o, struct pidlock *lock,
-			const struct target_user *u, int exec_fd)
+			const struct target_user *u)
 {
 	int fd = pidlock_fd(lock);
 
@@ -456,8 +452,6 @@ static void run_command(const struct opts *o, struct pidlock *lock,
 	fflush(stdout);
 	execvp(o->argv[0], o->argv);
 	warn("failed to execute %s", o->argv[0]);
-	if (exec_fd >= 0)
-		(void)!write(exec_fd, "x", 1);
 	if (o->no_fork) /* nobody else will: leave no file behind */
 		(void)pidlock_release(lock);
 	_exit(errno == ENOMEM ? EX_OSERR : EX_UNAVAILABLE);
@@ -584,28 +578,12 @@ static int supervise(const struct opts *o, pid_t child)
 	return WEXITSTATUS(status);
 }
 
-/* Waits for the child's exec: true if it succeeded (see run_command). */
-static bool exec_succeeded(int pipefd[2])
-{
-	char c;
-	ssize_t n;
-
-	if (pipefd[0] < 0)
-		return true; /* no pipe: we cannot tell; name the child at once */
-	close(pipefd[1]);
-	do
-		n = read(pipefd[0], &c, 1);
-	while (n < 0 && errno == EINTR);
-	close(pipefd[0]);
-	return n == 0;
-}
-
 static int fork_and_supervise(const struct opts *o, struct pidlock *lock,
 			      const struct target_user *u)
 {
 	sigset_t set, old;
 	pid_t child;
-	int status, r, exec_pipe[2];
+	int status, r;
 	bool handed;
 
 	/* Block the forwarded signals first, so none is lost around fork. */
@@ -615,26 +593,14 @@ static int fork_and_supervise(const struct opts *o, struct pidlock *lock,
 	/* Orphans of the command come to us, so we can tell when none is left. */
 	if (handed)
 		(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
-	/* Out of descriptors, go on without it: exiting now would leave the
-	 * file we just created behind with a dead holder. */
-	if (pipe2(exec_pipe, O_CLOEXEC) < 0)
-		exec_pipe[0] = exec_pipe[1] = -1;
 	fflush(stdout);
 	child = fork();
 	if (child < 0)
 		err(EX_OSERR, "fork failed");
 	if (child == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (exec_pipe[0] >= 0)
-			close(exec_pipe[0]);
-		run_command(o, lock, u, exec_pipe[1]);
+		run_command(o, lock, u);
 	}
-	/* The pidfile names the command only once it is the command: until
-	 * its exec succeeds it names us, and a command that cannot be run is
-	 * never named at all (an init script's "is it running?" must not see
-	 * a live PID that is about to fail). */
-	if (!exec_succeeded(exec_pipe))
-		handed = false;
 	if (handed && (r = pidlock_update(lock, child)) < 0 && r != -EINVAL)
 		warnx("%s: cannot record PID %d: %s", pidlock_path(lock),
 		      (int)child, pidlock_strerror(r));
@@ -692,7 +658,7 @@ int main(int argc, char **argv)
 	if (!o.argv)
 		return EX_OK; /* FD form: the caller's descriptor keeps the lock */
 	if (o.no_fork)
-		run_command(&o, the_lock, &u, -1);
+		run_command(&o, the_lock, &u);
 	status = fork_and_supervise(&o, the_lock, &u);
 	pidlock_free(the_lock);
 	return status;

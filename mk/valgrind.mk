@@ -99,7 +99,6 @@ create_linkat_eexist_forever a 10 s alarm bounds the retries, and each retry cos
 inspection_never_disturbs 3000 acquire/release rounds must finish within 60 s
 t_ulimit_nofile valgrind itself cannot start under a small ulimit -n (its preloaded objects need descriptors)
 t_all_scales it counts lockstat's system calls under strace, and memcheck makes thousands of its own
-t_exec_failure_never_named it reads the records lockrun writes under strace -f, and memcheck adds writes of its own
 t_wait_timeout_accuracy it times a 300 ms wait to within 200 ms
 t_wakeup_on_release the waiter must start within 400 ms of the release
 t_proc_missing valgrind cannot start a program without /proc (it reads /proc/self)

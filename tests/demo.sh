@@ -21,7 +21,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; rc=0; "$@" 2>&1 || rc=$?; [ $rc -eq 0 ] || echo "(exit status $rc)"; }
 wait_for() { i=0; until [ -e "$1" ]; do i=$((i+1)); [ $i -lt 500 ] || exit 1; sleep 0.01; done; }
 # names_command FILE LOCKRUN-PID: the record's line 1 names lockrun's command
-# (lockrun names it once its exec has succeeded).
+# (lockrun first names itself, then its child, right after the fork).
 names_command() { [ -s "$1" ] && [ "$(head -n1 "$1")" != "$2" ]; }
 wait_named() { i=0; until names_command "$1" "$2"; do i=$((i+1)); [ $i -lt 500 ] || exit 1; sleep 0.01; done; }
 

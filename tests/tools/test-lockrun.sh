@@ -216,33 +216,6 @@ t_exec_failure() {
 	done
 }
 
-# The pidfile names the command only once its exec has succeeded: a
-# command that cannot run is never named (an init script polling
-# lockstat --status would take its PID for a running daemon).  Seen in the
-# records lockrun writes (strace): those naming a PID other than the
-# writer's.
-t_exec_failure_never_named() {
-	command -v strace >/dev/null || { skip_test "strace missing"; return; }
-	run env "$NOLEAK" strace -f -qq -e trace=pwrite64 -e signal=none \
-		-o trace lockrun "$T/F" ./no-such-command
-	expect_status 69
-	[ "$(records_naming_another trace)" = 0 ] ||
-		fail "a command that never ran was named: $(grep 'pidlock 1' trace)"
-	run env "$NOLEAK" strace -f -qq -e trace=pwrite64 -e signal=none \
-		-o trace lockrun "$T/F" true
-	expect_status 0
-	[ "$(records_naming_another trace)" = 1 ] ||
-		fail "the command was not named once it ran: $(grep 'pidlock 1' trace)"
-	rm trace
-	nothing_left
-}
-# records_naming_another TRACE: pwrite64s of records whose line 1 is not
-# the writing process's PID (strace -f lines: "PID pwrite64(fd, "LINE1\n...").
-records_naming_another() {
-	awk -F'"' '/pidlock 1/ { split($1, w, " "); split($2, r, "\\"); if (w[1] != r[1]) n++ }
-		END { print n + 0 }' "$1"
-}
-
 t_nonexistent_dir() {
 	compat no/such/dir/F true
 	expect_status 66
@@ -1053,7 +1026,6 @@ run_tests \
 	t_fcntl_ranges \
 	t_conflict_nonblock t_wait_zero_is_nonblock t_wait_timeout_accuracy \
 	t_usage_errors t_bad_timeouts_rejected t_command_status t_exec_failure \
-	t_exec_failure_never_named \
 	t_nonexistent_dir t_permission_denied t_readonly_and_full_fs \
 	t_command_string_uses_shell t_close_vs_inherit t_close_vs_inherit_flock_name \
 	t_no_fork t_shared t_fd_form t_fd_option t_long_option_abbreviations \
