@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # pidlock: libpidlock, lockrun, lockstat, lockclean.
 #
 #   make            build the library, the tools and the man pages
@@ -66,7 +67,7 @@ CMD_COMMON := $(B)/cmd/common.o
 MAN_SRCS := $(wildcard man/*.scd)
 MANS     := $(MAN_SRCS:man/%.scd=$(B)/man/%)
 
-.PHONY: all lib tools man check check-unit check-symbols check-example demo install uninstall \
+.PHONY: all lib tools man check check-unit check-symbols check-licence check-example demo install uninstall \
         clean distclean help
 all: lib tools man
 
@@ -177,15 +178,25 @@ CHECK_DEPS :=
 CHECK_EXTRA :=
 include $(sort $(wildcard mk/*.mk))
 
-check: all check-symbols check-unit check-example $(CHECK_EXTRA)
+check: all check-symbols check-licence check-unit check-example $(CHECK_EXTRA)
+
+# Every source, script, unit and man page names its licence (MIT).  Data,
+# fixtures and the Debian metadata (covered by debian/copyright) do not.
+check-licence:
+	@missing=$$(git ls-files 2>/dev/null | grep -Ev '^(tests/data|tests/fuzz/(seeds|regress)|contrib/debian)/|(^|/)\.gitignore$$|\.md$$|^LICENSE$$' | \
+	    while read -r f; do [ ! -e "$$f" ] || grep -q 'SPDX-License-Identifier: MIT' "$$f" || echo "$$f"; done); \
+	if [ -n "$$missing" ]; then echo "no SPDX-License-Identifier: MIT in: $$missing"; exit 1; fi; \
+	echo "check-licence: every source file names its licence"
+
 
 # The README's library example is examples/single-instance.c, compiled here.
 $(B)/example: examples/single-instance.c $(LIB_A)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ilib -o $@ $< $(LIB_A) $(LDFLAGS) $(BSD_LIBS)
 
 check-example: $(B)/example
-	@sed -n '/^```c$$/,/^```$$/p' README.md | sed '1d;$$d' | \
-	    diff -u examples/single-instance.c - >/dev/null || \
+	@sed -n '/^```c$$/,/^```$$/p' README.md | sed '1d;$$d' >$(B)/readme-example.c
+	@grep -v SPDX-License-Identifier examples/single-instance.c | \
+	    diff -u - $(B)/readme-example.c >/dev/null || \
 	    { echo "README.md's example differs from examples/single-instance.c"; exit 1; }
 	@echo "check-example: README example compiles and matches"
 

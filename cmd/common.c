@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by lockrun, lockstat and lockclean; see common.h. */
 #include <dirent.h>
 #include <err.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the tools share: option values from outside (durations, numbers,
  * signal names), messages in the "tool: what: why" form, and how a lock's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lockclean - remove stale lock files and pidfiles, and nothing else.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Run at most one copy of this program; if one runs, say who it is. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Cleaning: removing a stale lock file without ever removing a live one.
  *

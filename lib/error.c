@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Messages for pidlock's error codes.  Some refusals borrow errno values
  * whose strerror() text would mislead ("Wrong medium type" for a FIFO),

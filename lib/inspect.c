@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Inspection: who holds a lock, asked of the kernel, never by taking it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Helpers shared between the library's files.  Everything here is hidden
  * from the shared object by -fvisibility=hidden and the version script.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Judging a lock file: is its holder alive, and may we touch it at all?
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Taking, breaking, updating and releasing a lock: the protocol of
  * pidlock(5).

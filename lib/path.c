@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Paths and names.  A lock is acted on through its directory's descriptor
  * and its last component, so that every step after opening the directory

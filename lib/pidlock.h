@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libpidlock - pidfiles that are locks, and locks that say who holds them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Waiting: in the kernel on the holder's lock, with a deadline.
  *

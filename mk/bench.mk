@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Included by the top-level Makefile: benchmarks (issue 7).
 #
 #   make bench           install the peers (build-aux/deps bench), build, and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Included by the top-level Makefile: source tarball and Debian packages.
 #
 #   make dist       pidlock-VERSION.tar.gz from the files git tracks, with

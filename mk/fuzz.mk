@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Included by the top-level Makefile: fuzzing (tests/fuzz/).
 #
 #   make fuzz                 build the libFuzzer harnesses with clang and run

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Included by the top-level Makefile: the mutual-exclusion torture
 # (tests/torture/, issue 6 section 1).
 #

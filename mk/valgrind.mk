@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Included by the top-level Makefile: make valgrind.
 #
 #   make valgrind B=build-vg CFLAGS="-O1 -g"

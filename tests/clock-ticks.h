@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared by the unit tests and the torture driver (which does not link
  * CMocka, so this is a header, not a function in common.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared test helpers; see common.h. */
 #include <fcntl.h>
 #include <ftw.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared test helpers: a private temporary directory per test binary,
  * process handshakes over pipes (never sleeps), and the switchable libc

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make demo: pidlock at work, in a temporary directory.
 set -eu
 B=${1:-build}

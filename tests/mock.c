@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Switchable fakes for the libc calls the library makes (linked with
  * -Wl,--wrap=...).  Off by default: every call goes to the real function.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bash completion for lockrun(1), lockstat(1) and lockclean(8)       -*- sh -*-
 #
 # Installed as completions/lockrun, with lockstat and lockclean linked to

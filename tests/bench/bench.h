@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pidlock-bench: the C half of `make bench` (tests/bench/bench.py is the
  * other half: it runs these subcommands, the peers written in Python and

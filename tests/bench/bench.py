@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """make bench: pidlock measured against the tools people use today.
 
 Runs tests/bench's C driver (pidlock-bench), the Python peers (filelock,

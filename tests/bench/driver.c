@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pidlock-bench SUBCOMMAND ...: see bench.h and tests/bench/bench.py. */
 #include <err.h>
 #include <stdio.h>

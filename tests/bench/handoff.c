@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Handoff latency: the time from a holder's release to the moment the
  * waiter's acquire returns in the next process.

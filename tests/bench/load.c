@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Load: one process cycling on a free lock, N processes fighting for one
  * lock, and holders that keep many locks (live) or die holding them

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The lock implementations under test, behind one interface: set up once
  * (open), then acquire (waiting or retrying as its users would) and

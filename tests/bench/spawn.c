@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Whole-process cost: wall time and peak RSS of commands, run in
  * alternation so that a change in machine load hits every command alike.

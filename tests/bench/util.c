@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Clocks, shared memory, /proc probes, spawning and JSON output. */
 #include <err.h>
 #include <errno.h>

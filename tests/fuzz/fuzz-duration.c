@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The duration parser of the tools (parse_duration in cmd/common.c) fed
  * arbitrary strings, checked against an independent reference.

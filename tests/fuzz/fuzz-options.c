@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The other values the tools take from the command line: numbers
  * (parse_number: exit codes, offsets, descriptors), signals

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The record parser (pidlock_record_parse, pidlock__classify and
  * pidlock__parse_pid) fed arbitrary bytes.

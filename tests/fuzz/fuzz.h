@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared by the fuzz harnesses.  Each harness defines
  * LLVMFuzzerTestOneInput(); it is linked either with libFuzzer (clang,

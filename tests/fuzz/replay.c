@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Replays inputs through a fuzz harness without libFuzzer, so that make
  * check (with the normal compiler, or SANITIZE=1) runs every seed and

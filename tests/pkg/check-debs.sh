@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Checks the packages that make deb built, without installing them on this
 # system: what each contains, what it depends on, that dpkg would accept
 # them, and that the unpacked packages work: the tools run, and a program

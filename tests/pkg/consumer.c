@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A program outside the tree, built only with what an installed pidlock
  * provides: <pidlock.h> and `pkg-config --cflags --libs pidlock`.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Prints the zsh completion candidates for each LINE, one a line, after
 # "== LINE".  It drives an interactive zsh in a pseudo-terminal (zpty), with
 # compadd wrapped to show what each completion function offers.

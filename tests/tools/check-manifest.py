@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Checks what a tool reported or left behind against tests/data/pidfiles/MANIFEST.
 
   check-manifest.py json MODE REPORT DIR MANIFEST

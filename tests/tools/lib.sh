@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shell test harness for the tools.  Sourced by tests/tools/test-*.sh.
 # Prints CMocka-style lines so tests/run-tests counts these like the unit
 # tests.  Each test is a function; helpers fail the current test with a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # contrib/completion: the bash completion, sourced into a plain bash and
 # into one with bash-completion loaded, and the zsh one in an interactive
 # zsh on a pseudo-terminal, complete options, durations, signals, columns,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The fault matrix (issue 6, section 3), for real where the machine allows
 # it: a full tmpfs (blocks, inodes), a read-only bind mount, a directory
 # the caller may not write, descriptor exhaustion (ulimit -n), a name at

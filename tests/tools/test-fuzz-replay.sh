@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Replays every fuzz seed and every input that once crashed a harness
 # (tests/fuzz/regress/<harness>/) through the harnesses built with the
 # normal compiler (mk/fuzz.mk), so that a fixed crash stays fixed and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The hostile input catalogue and the hostile places (issue 6, section 4).
 #
 # Every file of tests/data/pidfiles/MANIFEST (the record corpus included)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # make install / make uninstall into staging directories: the tree is the
 # expected one for the default and for custom directories, man pages are
 # compressed reproducibly on request, uninstall removes exactly what install

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # lockclean: what it removes, what it keeps, and that it never removes a
 # live lock or follows an attacker.  Real processes throughout: lockrun
 # holds the locks, kill -9 makes the stale ones.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # lockrun: flock(1) compatibility (compared with util-linux /usr/bin/flock
 # where the behaviour must match), the pidfile that is the lock, the holder
 # report, stale recovery, supervision, privilege drop, and no file left

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # lockstat(1): every state with real processes, the LSB codes of --status,
 # --pid, the JSON schema, column selection, the bad-input set, plain
 # pidfiles of start-stop-daemon and libbsd, and the property that matters

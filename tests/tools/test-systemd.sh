@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # contrib/systemd: every unit passes systemd-analyze verify, and the
 # command lines the units run do what their comments say, with the built
 # tools.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # contrib/sysvinit/example-singleton: its start, status, stop, restart
 # actions with the built tools, a dummy daemon (sleep, under a name in $T)
 # and a lock file in $T, checked by LSB exit codes and by the processes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The supervisor: starts the workers and respawns the killed ones, and is
  * the chaos: it SIGKILLs holders and waiters it sentenced by swapping

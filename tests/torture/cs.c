@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The critical section and its invariants.
  *

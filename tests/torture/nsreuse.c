@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * PID reuse, as root: in a PID namespace of its own (with its own /proc),
  * an init process runs rounds of

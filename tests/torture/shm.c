@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The shared state of a torture run, and small helpers around it. */
 #include <fcntl.h>
 #include <stdarg.h>

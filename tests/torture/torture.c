@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * torture: mutual exclusion of one pidlock under chaos.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The mutual-exclusion torture (make torture; a short run in make check).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A worker: takes the lock again and again, mostly through the library,
  * sometimes by running lockrun(1) with this program's --cs mode as the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Failure paths: system calls made to fail (mock_fail), to write short
  * (mock_short_writes), or to let the world change under the library at a

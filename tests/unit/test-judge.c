@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Liveness judgement with faked processes: lock files are written by
  * hand, their PIDs are fakes (mock_proc) in a range no process of this

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Locking with real processes and threads: creation, contention, stale
  * recovery, waiting in the kernel, timeouts, handoff, keep and shared

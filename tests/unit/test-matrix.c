@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The library's side of the fault matrix and of the hostile input
  * catalogue (issue 6, sections 3 and 4): descriptor exhaustion at every

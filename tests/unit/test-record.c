@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The record: what is written parses back, and every malformed file in
  * the corpus (tests/data/records) is rejected, or classified, as listed

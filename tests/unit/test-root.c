@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tests that need root: a PID really reused inside a private PID
  * namespace, hostile files planted by another user in a sticky
