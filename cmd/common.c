@@ -215,15 +215,28 @@ void describe_holder(const struct pidlock_info *info, char *buf, size_t size)
 	struct utsname u;
 
 	if (!info->has_record && info->pid > 0 && info->nholders == 0) {
-		/* A plain pidfile of a live process: name it, as pgrep would. */
+		/* A plain pidfile of a live process: name it, as pgrep would,
+		 * unless the system contradicts the file (then say so). */
 		plain_comm(info->pid, who, sizeof(who));
-		snprintf(buf, size, "held by PID %d (%s), per its pidfile",
-			 (int)info->pid, who);
+		if (info->live_pid)
+			snprintf(buf, size, "held by PID %d (%s), per its pidfile",
+				 (int)info->pid, who);
+		else
+			snprintf(buf, size, "its pidfile names PID %d (%s), "
+				 "alive, not proven its writer: %s",
+				 (int)info->pid, who, info->reason);
 		return;
 	}
-	if (!info->has_record) {
+	if (!info->has_record || (info->state == PIDLOCK_STATE_LIVE &&
+				  (info->doubts & (PIDLOCK_DOUBT_UNPROVEN |
+						   PIDLOCK_DOUBT_UID)))) {
+		/* Name the kernel's holders, never a PID only a file claims. */
 		holders_text(info, who, sizeof(who));
 		snprintf(buf, size, "held by %s", who);
+		if (info->has_record || info->pid > 0) {
+			size_t len = strlen(buf);
+			snprintf(buf + len, size - len, " (%s)", info->reason);
+		}
 		return;
 	}
 	format_since(r->time, since, sizeof(since));

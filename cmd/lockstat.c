@@ -499,31 +499,22 @@ static int lsb_status(const struct pidlock_info *i)
 	}
 }
 
-/* Is the record's PID a PID in our namespace? */
-static bool record_pid_is_ours(const struct pidlock_info *i)
-{
-	struct stat ns;
-
-	return !i->has_record || (stat("/proc/self/ns/pid", &ns) == 0 &&
-				  (uint64_t)ns.st_ino == i->record.pidns);
-}
-
 /*
- * The PID of the process that holds the lock now, if it can be trusted:
- * never one from a stale or reused file, from another PID namespace, or
- * PID 1 from a plain pidfile (kill "$(lockstat --pid F)" must not hit init).
+ * The PID of the process that holds the lock now, as the library judges
+ * it: one the kernel lock shows holding the file, or the live writer of
+ * an unlocked plain pidfile that nothing contradicts; never PID 1 from a
+ * file (kill "$(lockstat --pid F)" must not hit init).
  */
 static pid_t live_pid(const struct pidlock_info *i)
 {
-	if (i->state == PIDLOCK_STATE_LIVE && i->pid && record_pid_is_ours(i))
-		return i->pid;
-	if (held(i))
-		for (unsigned k = 0; k < i->nholders; k++)
-			if (!i->holders[k].waiting && i->holders[k].pid > 0)
-				return i->holders[k].pid;
-	if (i->state == PIDLOCK_STATE_FOREIGN && i->pid > 1)
-		return i->pid;
-	return 0;
+	switch (i->state) {
+	case PIDLOCK_STATE_LIVE:
+	case PIDLOCK_STATE_LIVE_INHERITED:
+	case PIDLOCK_STATE_FOREIGN:
+		return i->live_pid;
+	default:
+		return 0;
+	}
 }
 
 static int inspect_one(const char *arg, struct pidlock_info *info)

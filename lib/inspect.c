@@ -11,6 +11,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,26 @@ struct entry {
 	struct pidlock_kernel_holder h;
 };
 
+/* A descriptor of a process, and the file it refers to. */
+struct fd_ent {
+	dev_t dev;
+	ino_t ino;
+	int fd;
+};
+
+/*
+ * The descriptors of the last process asked about are remembered with the
+ * snapshot: a holder of hundreds of locks (lockstat -a) has its
+ * descriptor table read once per snapshot, not once per lock.
+ */
 struct pidlock_snapshot {
 	struct entry *v;
 	size_t n;
+	pthread_mutex_t fds_lock;
+	pid_t fds_pid;          /* whose table fds holds, 0 for none */
+	int fds_err;            /* reading it failed: -errno */
+	struct fd_ent *fds;
+	size_t nfds;
 };
 
 static int cmp_entry(const void *a, const void *b)
@@ -66,14 +84,18 @@ static int cmp_whole_entry(const void *a, const void *b)
 /*
  * The kernel writes /proc/locks one page per read(), dropping its lock
  * table in between: when locks come and go meanwhile, a line can be seen
- * twice.  Identical lines say nothing more than one does.
+ * twice.  Identical lines say nothing more than one does -- except for
+ * OFD locks, which the kernel lists with PID -1 (kept here as 0): two
+ * open file descriptions may hold the same range, and their lines are
+ * identical, so they are all kept; their holders are found in fdinfo.
  */
 static void drop_repeats(struct pidlock_snapshot *snap)
 {
 	size_t kept = 0;
 
 	for (size_t i = 0; i < snap->n; i++)
-		if (kept == 0 || cmp_whole_entry(&snap->v[kept - 1], &snap->v[i]))
+		if (kept == 0 || snap->v[i].h.pid == 0 ||
+		    cmp_whole_entry(&snap->v[kept - 1], &snap->v[i]))
 			snap->v[kept++] = snap->v[i];
 	snap->n = kept;
 }
@@ -150,6 +172,7 @@ int pidlock_snapshot_new(struct pidlock_snapshot **snapp)
 
 	if (!snap)
 		return -ENOMEM;
+	pthread_mutex_init(&snap->fds_lock, NULL);
 	r = slurp_locks(&buf, &len);
 	if (r < 0) {
 		free(snap);
@@ -179,6 +202,8 @@ void pidlock_snapshot_free(struct pidlock_snapshot *snap)
 {
 	if (!snap)
 		return;
+	pthread_mutex_destroy(&snap->fds_lock);
+	free(snap->fds);
 	free(snap->v);
 	free(snap);
 }
@@ -211,17 +236,33 @@ static uid_t uid_of(pid_t pid)
 	return pid > 0 && stat(path, &st) == 0 ? st.st_uid : (uid_t)-1;
 }
 
+static bool has_holder(const struct pidlock_info *info, pid_t pid)
+{
+	for (unsigned i = 0; i < info->nholders; i++)
+		if (!info->holders[i].waiting && info->holders[i].pid == pid)
+			return true;
+	return false;
+}
+
 static void add_holder(struct pidlock_info *info,
 		       const struct pidlock_kernel_holder *h)
 {
-	if (info->nholders >= PIDLOCK_HOLDERS_MAX)
+	if (info->nholders >= PIDLOCK_HOLDERS_MAX ||
+	    (!h->waiting && h->pid > 0 && has_holder(info, h->pid)))
 		return;
 	info->holders[info->nholders] = *h;
 	info->holders[info->nholders].uid = uid_of(h->pid);
 	info->nholders++;
 }
 
-static bool fdinfo_names(const char *text, dev_t dev, ino_t ino, int *excl)
+/*
+ * The fdinfo "lock:" lines of one descriptor: the kernel lists there the
+ * locks held through this open file description (flock, OFD) or by this
+ * process (POSIX).  Their PID field is -1 for OFD locks: the process is
+ * the one whose fdinfo this is.
+ */
+static bool fdinfo_names(const char *text, dev_t dev, ino_t ino,
+			 struct pidlock_kernel_holder *h)
 {
 	const char *p = text;
 	struct entry e;
@@ -232,7 +273,8 @@ static bool fdinfo_names(const char *text, dev_t dev, ino_t ino, int *excl)
 		snprintf(line, sizeof(line), "%.*s", (int)(n < 255 ? n : 255), p + 5);
 		if (parse_lock_line(line, &e) && !e.h.waiting && e.dev == dev &&
 		    e.ino == ino) {
-			*excl = e.h.exclusive;
+			h->exclusive = e.h.exclusive;
+			h->flock = e.h.flock;
 			return true;
 		}
 		p += 5;
@@ -240,42 +282,142 @@ static bool fdinfo_names(const char *text, dev_t dev, ino_t ino, int *excl)
 	return false;
 }
 
-/* Does any descriptor of process pid hold the lock on dev:ino? */
-static bool pid_holds(int procfd, const char *pid, dev_t dev, ino_t ino,
-		      int *excl)
+/*
+ * The descriptors of a process (its /proc directory open at piddir) and
+ * the files they refer to (a stat() of /proc/PID/fd/N), in *fds.  Returns
+ * 0, or -errno when they cannot be seen (another user's process, hidepid):
+ * then nobody can tell what it holds.
+ */
+static int load_fds(int piddir, struct fd_ent **fds, size_t *nfds)
 {
-	char path[64], buf[1024];
+	struct fd_ent *v = NULL;
+	size_t n = 0, cap = 0;
 	struct dirent *d;
-	bool found = false;
-	size_t len;
-	int fd;
+	struct stat st;
+	int fd, err;
 	DIR *dir;
 
-	snprintf(path, sizeof(path), "%s/fdinfo", pid);
-	fd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || !(dir = fdopendir(fd))) {
+		err = errno;
 		if (fd >= 0)
 			close(fd);
-		return false;
+		return err == ENOENT ? 0 : -err;
 	}
-	while (!found && (d = readdir(dir)) != NULL) {
-		if (d->d_name[0] == '.' ||
-		    pidlock__read_file(dirfd(dir), d->d_name, buf, sizeof(buf) - 1,
-				       &len) < 0)
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' || fstatat(dirfd(dir), d->d_name, &st, 0) < 0)
 			continue;
-		buf[len] = '\0';
-		found = fdinfo_names(buf, dev, ino, excl);
+		if (n == cap) {
+			struct fd_ent *p = reallocarray(v, cap = cap ? 2 * cap : 16,
+							sizeof(*v));
+			if (!p) {
+				free(v);
+				closedir(dir);
+				return -ENOMEM;
+			}
+			v = p;
+		}
+		v[n++] = (struct fd_ent){ st.st_dev, st.st_ino, atoi(d->d_name) };
 	}
 	closedir(dir);
-	return found;
+	*fds = v;
+	*nfds = n;
+	return 0;
+}
+
+/* Does one of the descriptors fds of dev:ino hold a lock on it? */
+static bool fds_hold(int piddir, const struct fd_ent *fds, size_t nfds,
+		     dev_t dev, ino_t ino, struct pidlock_kernel_holder *h)
+{
+	char name[32], buf[1024];
+	size_t len;
+
+	for (size_t i = 0; i < nfds; i++) {
+		if (fds[i].dev != dev || fds[i].ino != ino)
+			continue;
+		snprintf(name, sizeof(name), "fdinfo/%d", fds[i].fd);
+		if (pidlock__read_file(piddir, name, buf, sizeof(buf) - 1, &len) < 0)
+			continue;
+		buf[len] = '\0';
+		if (fdinfo_names(buf, dev, ino, h))
+			return true;
+	}
+	return false;
+}
+
+/* 1 or 0: does process piddir hold a lock on dev:ino; or -errno. */
+static int piddir_holds(int piddir, dev_t dev, ino_t ino,
+			struct pidlock_kernel_holder *h)
+{
+	struct fd_ent *fds = NULL;
+	size_t nfds = 0;
+	int r = load_fds(piddir, &fds, &nfds);
+
+	if (r == 0)
+		r = fds_hold(piddir, fds, nfds, dev, ino, h);
+	free(fds);
+	return r;
+}
+
+static int open_piddir(pid_t pid)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* pidlock__pid_holds(), with pid's descriptor table kept in snap. */
+static int snap_pid_holds(struct pidlock_snapshot *snap, pid_t pid, dev_t dev,
+			  ino_t ino, struct pidlock_kernel_holder *h)
+{
+	int piddir = open_piddir(pid), r;
+
+	if (piddir < 0)
+		return errno == ENOENT ? 0 : -errno;
+	memset(h, 0, sizeof(*h));
+	pthread_mutex_lock(&snap->fds_lock);
+	if (snap->fds_pid != pid) {
+		free(snap->fds);
+		snap->fds = NULL;
+		snap->nfds = 0;
+		snap->fds_err = load_fds(piddir, &snap->fds, &snap->nfds);
+		snap->fds_pid = pid;
+	}
+	r = snap->fds_err < 0 ? snap->fds_err
+			      : fds_hold(piddir, snap->fds, snap->nfds, dev, ino, h);
+	pthread_mutex_unlock(&snap->fds_lock);
+	close(piddir);
+	if (r == 1)
+		h->pid = pid;
+	return r;
+}
+
+int pidlock__pid_holds(pid_t pid, dev_t dev, ino_t ino,
+		       struct pidlock_kernel_holder *h)
+{
+	int piddir, r;
+
+	if (pid <= 0)
+		return 0;
+	piddir = open_piddir(pid);
+	if (piddir < 0)
+		return errno == ENOENT ? 0 : -errno;
+	memset(h, 0, sizeof(*h));
+	r = piddir_holds(piddir, dev, ino, h);
+	close(piddir);
+	if (r == 1)
+		h->pid = pid;
+	return r;
 }
 
 /*
- * The holders that /proc/locks cannot name: every process with a
- * descriptor that holds the lock.  This walks all of /proc, so it runs
- * only when the acquirer named by /proc/locks is gone.
+ * Every process with a descriptor that holds the lock: the holders that
+ * /proc/locks cannot name (OFD locks, whose PID it shows as -1; flock
+ * locks whose acquirer has gone while a child keeps the descriptor).
+ * This walks all of /proc, as lslocks(8) does, so it runs only then.
  */
-static void scan_heirs(dev_t dev, ino_t ino, struct pidlock_info *info)
+static void scan_holders(dev_t dev, ino_t ino, struct pidlock_info *info)
 {
 	int procfd = openat(AT_FDCWD, "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *d;
@@ -287,13 +429,21 @@ static void scan_heirs(dev_t dev, ino_t ino, struct pidlock_info *info)
 		return;
 	}
 	while ((d = readdir(dir)) != NULL && info->nholders < PIDLOCK_HOLDERS_MAX) {
-		struct pidlock_kernel_holder h = { .flock = 1 };
+		struct pidlock_kernel_holder h = { 0 };
 		pid_t pid;
+		int piddir;
 		if (pidlock__parse_pid(d->d_name, strlen(d->d_name), &pid) < 0 ||
-		    !pid_holds(dirfd(dir), d->d_name, dev, ino, &h.exclusive))
+		    has_holder(info, pid))
 			continue;
-		h.pid = pid;
-		add_holder(info, &h);
+		piddir = openat(dirfd(dir), d->d_name,
+				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (piddir < 0)
+			continue;
+		if (piddir_holds(piddir, dev, ino, &h) == 1) {
+			h.pid = pid;
+			add_holder(info, &h);
+		}
+		close(piddir);
 	}
 	closedir(dir);
 }
@@ -305,7 +455,7 @@ bool pidlock__held_by_others(dev_t dev, ino_t ino)
 
 	if (!info)
 		return false;
-	scan_heirs(dev, ino, info);
+	scan_holders(dev, ino, info);
 	for (unsigned i = 0; i < info->nholders; i++)
 		if (info->holders[i].pid != getpid())
 			found = true;
@@ -321,12 +471,38 @@ static bool pid_gone(pid_t pid)
 			   proc.zombie);
 }
 
+/*
+ * May this /proc/locks line stand for its holder?  A POSIX lock belongs
+ * to the process the line names.  A flock lock belongs to an open file
+ * description, and the line names the process that took it, which may
+ * have died or closed its descriptor since: fdinfo says whether it still
+ * holds it.  When fdinfo cannot be read (another user's process), the
+ * kernel's word, with the process alive, is the best there is.
+ */
+static bool line_names_holder(const struct pidlock_snapshot *snap,
+			      const struct entry *e, dev_t dev, ino_t ino)
+{
+	struct pidlock_kernel_holder h;
+
+	if (e->h.waiting)
+		return true;
+	if (e->h.pid <= 0)
+		return false; /* OFD: only fdinfo knows */
+	if (!e->h.flock)
+		return true;
+	if (pid_gone(e->h.pid))
+		return false;
+	/* The table is the snapshot's cache, not its content: hence the cast. */
+	return snap_pid_holds((struct pidlock_snapshot *)snap, e->h.pid, dev,
+			      ino, &h) != 0;
+}
+
 int pidlock__kernel_holders(const struct pidlock_snapshot *snap, dev_t dev,
 			    ino_t ino, struct pidlock_info *info)
 {
 	struct pidlock_snapshot *own = NULL;
 	struct entry key = { .dev = dev, .ino = ino }, *e;
-	bool orphaned = false;
+	bool unnamed = false;
 	int r;
 
 	info->nholders = 0;
@@ -340,16 +516,34 @@ int pidlock__kernel_holders(const struct pidlock_snapshot *snap, dev_t dev,
 	while (e && e > snap->v && cmp_entry(e - 1, &key) == 0)
 		e--;
 	for (; e && e < snap->v + snap->n && cmp_entry(e, &key) == 0; e++) {
-		if (!e->h.waiting && e->h.flock && pid_gone(e->h.pid)) {
-			orphaned = true;
+		if (!line_names_holder(snap, e, dev, ino)) {
+			unnamed = true;
 			continue;
 		}
 		add_holder(info, &e->h);
 	}
-	if (orphaned)
-		scan_heirs(dev, ino, info);
+	if (unnamed)
+		scan_holders(dev, ino, info);
 	pidlock_snapshot_free(own);
 	return 0;
+}
+
+/*
+ * Judges a file found locked by an acquirer that did not get it.  When
+ * one of the descriptors of the process the file names holds the lock
+ * (one fdinfo read), that settles who holds it; otherwise, or when there
+ * is no PID to ask about, /proc/locks and fdinfo say who does.
+ */
+void pidlock__judge_held(struct pidlock_info *info)
+{
+	struct pidlock_kernel_holder h;
+
+	info->nholders = 0;
+	if (pidlock__pid_holds(info->pid, info->dev, info->ino, &h) == 1)
+		add_holder(info, &h);
+	else
+		(void)pidlock__kernel_holders(NULL, info->dev, info->ino, info);
+	pidlock__judge_locked(info);
 }
 
 static bool held(const struct pidlock_info *info)
@@ -456,7 +650,7 @@ static void unknown_lock_state(struct pidlock_info *info, int err)
 		info->state = PIDLOCK_STATE_UNKNOWN;
 		snprintf(info->reason, sizeof(info->reason),
 			 "cannot tell whether it is locked: /proc/locks: %s",
-			 strerror(-err));
+			 pidlock_strerror(err));
 		break;
 	default:
 		break;

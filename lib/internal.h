@@ -105,6 +105,9 @@ void pidlock__held_remove(const void *owner);
 
 /* inspect.c */
 bool pidlock__held_by_others(dev_t dev, ino_t ino);
+int pidlock__pid_holds(pid_t pid, dev_t dev, ino_t ino,
+		       struct pidlock_kernel_holder *h);
+void pidlock__judge_held(struct pidlock_info *info);
 int pidlock__kernel_holders(const struct pidlock_snapshot *snap, dev_t dev,
 			    ino_t ino, struct pidlock_info *info);
 

@@ -105,12 +105,34 @@ static int64_t started_at(const struct pidlock__proc *proc,
  */
 #define CLOCK_SLACK 2
 
+/* The uid a process runs as (effective), (uid_t)-1 when unknown. */
+static uid_t uid_of_process(pid_t pid)
+{
+	uint64_t start, pidns;
+	uid_t uid;
+
+	return pidlock__proc_identity(pid, &start, &pidns, &uid, NULL, 0) == 0
+		       ? uid : (uid_t)-1;
+}
+
+/*
+ * A plain pidfile has no lock to ask and no start time to compare, so
+ * only proof of death makes it stale: no process, or a zombie.  Its time
+ * proves nothing while the process lives -- clocks are stepped, VM
+ * snapshots restored, files touched -- so a file older than the boot, or
+ * a process that started after the file was written, is a doubt about the
+ * file, never a verdict against a live process.  The price: a plain
+ * pidfile whose PID was reused by an unrelated process is kept until that
+ * process exits (pidlock(5) "Plain pidfiles").
+ */
 static void judge_plain(pid_t pid, const struct stat *st,
 			struct pidlock_info *info)
 {
 	struct pidlock__self self;
 	struct pidlock__proc proc;
 	int64_t mtime = st->st_mtim.tv_sec, started;
+	bool before_boot;
+	uid_t uid;
 
 	if (!pidlock__pid_valid(pid)) {
 		set_state(info, PIDLOCK_STATE_CORRUPT, "PID %d above pid_max",
@@ -119,27 +141,30 @@ static void judge_plain(pid_t pid, const struct stat *st,
 	}
 	if (pidlock__self_info(&self) < 0)
 		memset(&self, 0, sizeof(self));
-	if (self.boot_time && mtime + CLOCK_SLACK < self.boot_time) {
-		set_state(info, PIDLOCK_STATE_STALE, "written before the last boot");
-		return;
-	}
-	if (pidlock__proc_read(pid, &proc) < 0 || !proc.exists) {
-		set_state(info, PIDLOCK_STATE_STALE, "no process %d", (int)pid);
-		return;
-	}
-	if (proc.zombie) {
-		set_state(info, PIDLOCK_STATE_STALE, "process %d is a zombie",
-			  (int)pid);
+	before_boot = self.boot_time && mtime + CLOCK_SLACK < self.boot_time;
+	if (pidlock__proc_read(pid, &proc) < 0 || !proc.exists || proc.zombie) {
+		set_state(info, PIDLOCK_STATE_STALE, "%s %d%s",
+			  proc.exists ? "process" : "no process", (int)pid,
+			  proc.exists ? " is a zombie"
+			  : before_boot ? " (written before the last boot)" : "");
 		return;
 	}
 	started = started_at(&proc, &self);
-	if (started && started > mtime + CLOCK_SLACK)
-		set_state(info, PIDLOCK_STATE_REUSED,
-			  "process %d started after the file was written",
-			  (int)pid);
-	else
-		set_state(info, PIDLOCK_STATE_FOREIGN, "process %d is alive",
-			  (int)pid);
+	if (before_boot)
+		info->doubts |= PIDLOCK_DOUBT_START;
+	else if (started && started > mtime + CLOCK_SLACK)
+		info->doubts |= PIDLOCK_DOUBT_START;
+	uid = uid_of_process(pid);
+	if (st->st_uid != 0 && uid != (uid_t)-1 && st->st_uid != uid)
+		info->doubts |= PIDLOCK_DOUBT_UID;
+	if (pid == 1)
+		info->doubts |= PIDLOCK_DOUBT_INIT;
+	set_state(info, PIDLOCK_STATE_FOREIGN, "process %d is alive%s", (int)pid,
+		  !(info->doubts & PIDLOCK_DOUBT_START) ? ""
+		  : before_boot ? " (the file predates the boot)"
+			  : " (it started after the file was written)");
+	if (!info->doubts)
+		info->live_pid = pid;
 }
 
 void pidlock__judge_unlocked(enum pidlock__content content,
@@ -190,15 +215,100 @@ bool pidlock__record_pid_alive(const struct pidlock_record *rec)
 	return !proc.start_known || proc.start_time == rec->start_time;
 }
 
+static bool is_holder(const struct pidlock_info *info, pid_t pid)
+{
+	for (unsigned i = 0; i < info->nholders; i++)
+		if (!info->holders[i].waiting && info->holders[i].pid == pid)
+			return true;
+	return false;
+}
+
+static pid_t first_holder(const struct pidlock_info *info)
+{
+	for (unsigned i = 0; i < info->nholders; i++)
+		if (!info->holders[i].waiting && info->holders[i].pid > 0)
+			return info->holders[i].pid;
+	return 0;
+}
+
+/*
+ * Does the kernel prove that the PID the file names holds the lock?  It
+ * does when that process is one of the holders found, or when one of its
+ * descriptors holds the lock (a command that inherited the descriptor of
+ * the lockrun that took the lock, which /proc/locks names instead).
+ */
+static bool named_holds(struct pidlock_info *info)
+{
+	struct pidlock_kernel_holder h;
+
+	if (info->pid <= 0)
+		return false;
+	if (is_holder(info, info->pid))
+		return true;
+	return pidlock__pid_holds(info->pid, info->dev, info->ino, &h) == 1;
+}
+
+/* What the live process named by a local record says against it. */
+static void record_doubts(struct pidlock_info *info)
+{
+	const struct pidlock_record *rec = &info->record;
+	struct pidlock__self self;
+	uint64_t start, pidns;
+	uid_t uid;
+
+	if (rec->pid == 1)
+		info->doubts |= PIDLOCK_DOUBT_INIT;
+	if (pidlock__self_info(&self) < 0 || record_is_remote(rec, &self) ||
+	    strcmp(rec->boot_id, self.boot_id) != 0 || rec->pidns != self.pidns ||
+	    pidlock__proc_identity(rec->pid, &start, &pidns, &uid, NULL, 0) < 0)
+		return;
+	if (start != rec->start_time)
+		info->doubts |= PIDLOCK_DOUBT_START;
+	else if (uid != (uid_t)-1 && uid != rec->uid)
+		info->doubts |= PIDLOCK_DOUBT_UID;
+}
+
+static const char *doubt_text(unsigned doubts)
+{
+	if (doubts & PIDLOCK_DOUBT_UID)
+		return "runs as another uid than the file says";
+	if (doubts & PIDLOCK_DOUBT_START)
+		return "is not the process the file was written for";
+	return "does not hold it";
+}
+
+/*
+ * Judges a file whose lock is held, its kernel holders found: who may be
+ * named as the holder (live_pid), and what the file's claims are worth.
+ * The kernel's word wins: a PID read from the file is named only when
+ * the kernel shows that process holding the lock.
+ */
 void pidlock__judge_locked(struct pidlock_info *info)
 {
+	pid_t named = info->pid;
+	bool proven = named_holds(info);
+	pid_t holder = first_holder(info);
+
+	if (info->has_record)
+		record_doubts(info);
+	else if (named == 1)
+		info->doubts |= PIDLOCK_DOUBT_INIT;
+	if (named > 0 && !proven)
+		info->doubts |= PIDLOCK_DOUBT_UNPROVEN;
+	info->live_pid = proven ? named : holder;
 	if (info->has_record && !pidlock__record_pid_alive(&info->record))
 		set_state(info, PIDLOCK_STATE_LIVE_INHERITED,
 			  "PID %d is gone; the lock is held by its heirs",
 			  (int)info->record.pid);
-	else if (info->has_record)
-		set_state(info, PIDLOCK_STATE_LIVE, "held by PID %d",
-			  (int)info->record.pid);
+	else if (named > 0 && (!proven || (info->doubts & PIDLOCK_DOUBT_UID)))
+		set_state(info, PIDLOCK_STATE_LIVE,
+			  "locked by %s%.0d; the file names PID %d, which %s",
+			  holder ? "PID " : "another process", (int)holder,
+			  (int)named, doubt_text(info->doubts));
+	else if (named > 0)
+		set_state(info, PIDLOCK_STATE_LIVE, "held by PID %d", (int)named);
+	else if (holder)
+		set_state(info, PIDLOCK_STATE_LIVE, "locked by PID %d", (int)holder);
 	else
 		set_state(info, PIDLOCK_STATE_LIVE, "locked");
 }

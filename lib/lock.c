@@ -514,15 +514,8 @@ static void describe(struct pidlock *lock, const struct content *c,
 	if (c->kind == CONTENT_RECORD_CORRUPT || c->kind == CONTENT_PIDLIKE_BAD)
 		info->state = PIDLOCK_STATE_CORRUPT;
 	pidlock__judge_unlocked(c->kind, &c->rec, c->plain_pid, st, info);
-	if (locked) {
-		/* A record whose process is alive names the holder: /proc/locks
-		 * (slow to read, and reading it stalls every locker on the
-		 * machine) is needed only to find heirs or a record-less
-		 * holder. */
-		if (!info->has_record || !pidlock__record_pid_alive(&info->record))
-			pidlock__kernel_holders(NULL, st->st_dev, st->st_ino, info);
-		pidlock__judge_locked(info);
-	}
+	if (locked)
+		pidlock__judge_held(info);
 }
 
 /*
@@ -818,13 +811,14 @@ static int acquire_fd(struct pidlock *lock, int timeout_ms,
 	if (r < 0) {
 		if (r != -EWOULDBLOCK)
 			return r;
-		pidlock__info_reset(&lock->holder);
-		pidlock__info_from_stat(&lock->holder, &st);
-		pidlock__kernel_holders(NULL, st.st_dev, st.st_ino, &lock->holder);
-		pidlock__judge_locked(&lock->holder);
 		r = wait_for_lock(lock, -1, lock->user_fd, &st, timeout_ms, deadline);
-		if (r < 0)
+		if (r < 0) {
+			/* Only a caller that gets no lock learns who holds it. */
+			pidlock__info_reset(&lock->holder);
+			pidlock__info_from_stat(&lock->holder, &st);
+			pidlock__judge_held(&lock->holder);
 			return r;
+		}
 	}
 	lock->fd = lock->user_fd;
 	lock->dev = st.st_dev;

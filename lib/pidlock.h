@@ -133,7 +133,31 @@ struct pidlock_info {
 	mode_t file_mode;
 	off_t size;
 	int64_t mtime;             /* seconds since epoch */
+	/* Appended (the struct only ever grows at its end): */
+	pid_t live_pid;            /* the process to name as the holder, 0
+				      when none can be named: see below */
+	unsigned doubts;           /* PIDLOCK_DOUBT_*: what the file says
+				      that the system contradicts */
 };
+
+/*
+ * live_pid is a process that the kernel lock proves holds the file (it
+ * has a descriptor that holds the lock): the PID the file names when that
+ * process is one of them, else the first holder the kernel names.  For an
+ * unlocked plain pidfile of a live process (state FOREIGN) it is the
+ * file's PID, unless that is 1 or in doubt.  Never the PID of a file
+ * nobody holds, never PID 1 read from a file.  Use it, not pid, to signal
+ * or report the holder.
+ */
+#define PIDLOCK_DOUBT_UNPROVEN 0x01u /* the named PID does not hold the lock */
+#define PIDLOCK_DOUBT_UID      0x02u /* the named process runs as another uid
+					than the record (or the plain file's
+					owner) says */
+#define PIDLOCK_DOUBT_START    0x04u /* it started at another time than the
+					record says, or after the plain file
+					was written (or the file predates
+					the boot) */
+#define PIDLOCK_DOUBT_INIT     0x08u /* the file names PID 1 */
 
 struct pidlock;
 

@@ -239,32 +239,38 @@ t_dead_pidfile_with_more_lines() {
 	expect_no_file d/postmaster.pid
 }
 
-t_pidfile_before_boot_removed() {
+# A live daemon's pidfile whose time says nothing true (clock stepped,
+# VM snapshot restored, touch -d): only proof of death removes, never the
+# file's time (issue 20 item 13).
+t_pidfile_before_boot_kept() {
 	mkdir d
-	spawn sleep 1000 # alive: only the boot rule can prove it stale
+	spawn sleep 1000 # alive: the file's time proves nothing against it
 	echo "$pid" >d/daemon.pid
 	touch -d "@$((BTIME - 100))" d/daemon.pid
-	run lockclean -v d
+	run lockclean -v --pidfiles d
 	expect_status 0
 	expect_file d/daemon.pid
+	expect_out_match 'kept d/daemon\.pid \(foreign: process [0-9]+ is alive \(the file predates the boot\)\)'
+	kill "$pid"
+	reap "$pid"
 	run lockclean -v --pidfiles d
 	expect_status 0
 	expect_no_file d/daemon.pid
-	expect_out_match '^removed d/daemon\.pid \(stale: written before the last boot\)$'
+	expect_out_match "^removed d/daemon\\.pid \\(stale: no process $pid \\(written before the last boot\\)\\)\$"
 }
 
-t_pidfile_older_than_process_removed() {
+t_pidfile_older_than_process_kept() {
 	mkdir d
 	local now
 	now=$(date +%s)
 	[ $((now - BTIME)) -gt 100 ] || { skip_test "booted less than 100 s ago"; return 0; }
-	spawn sleep 1000 # alive, but started after the file was written
+	spawn sleep 1000 # alive, but started after the file's time
 	echo "$pid" >d/daemon.pid
 	touch -d "@$((now - 60))" d/daemon.pid
 	run lockclean -v --pidfiles d
 	expect_status 0
-	expect_no_file d/daemon.pid
-	expect_out_match "^removed d/daemon\\.pid \\(reused: process $pid started after the file was written\\)$"
+	expect_file d/daemon.pid
+	expect_out_match "kept d/daemon\\.pid \\(foreign: process $pid is alive \\(it started after the file was written\\)\\)"
 }
 
 # --- other hosts, corrupt files, ages ------------------------------------------
@@ -911,8 +917,8 @@ run_tests \
 	t_foreign_pidfile_kept \
 	t_dead_pidfile \
 	t_dead_pidfile_with_more_lines \
-	t_pidfile_before_boot_removed \
-	t_pidfile_older_than_process_removed \
+	t_pidfile_before_boot_kept \
+	t_pidfile_older_than_process_kept \
 	t_remote_record \
 	t_same_boot_other_host_is_judged_by_pid \
 	t_corrupt \

@@ -492,9 +492,16 @@ static void plain_zombie_is_stale(void **state)
 	assert_int_equal(mock_kill_calls(), 0);
 }
 
-/* The file was written long ago; the process with its PID started now. */
-static void plain_started_after_mtime_is_reused(void **state)
+/*
+ * The file's time says its PID's process started after it was written
+ * (a reuse, or a stepped clock, a restored snapshot, touch -d): only proof
+ * of death makes a plain pidfile stale, so the live process keeps it; the
+ * doubt is reported and the PID is not vouched for (issue 20 item 13).
+ */
+static void plain_started_after_mtime_is_doubted(void **state)
 {
+	struct pidlock_info info;
+	struct pidlock *lock;
 	int64_t now = time(NULL);
 
 	(void)state;
@@ -506,9 +513,14 @@ static void plain_started_after_mtime_is_reused(void **state)
 	}
 	mock_proc(fakes[1], true, 'S', ticks_at(now), 0);
 	write_plain("reused.pid", fakes[1], machine.btime + 5);
-	expect_inspect("reused.pid", PIDLOCK_STATE_REUSED, PIDLOCK_TYPE_PLAIN,
-		       NULL);
-	expect_recovers("reused.pid", 0, PIDLOCK_STATE_REUSED, fakes[1]);
+	expect_inspect("reused.pid", PIDLOCK_STATE_FOREIGN, PIDLOCK_TYPE_PLAIN,
+		       "started after the file was written");
+	assert_int_equal(pidlock_inspect(test_path("reused.pid"), NULL, &info), 0);
+	assert_true(info.doubts & PIDLOCK_DOUBT_START);
+	assert_int_equal(info.live_pid, 0);
+	assert_int_equal(expect_busy(&lock, "reused.pid", 0,
+				     PIDLOCK_STATE_FOREIGN)->pid, fakes[1]);
+	pidlock_free(lock);
 	assert_int_equal(mock_kill_calls(), 0);
 }
 
@@ -528,16 +540,33 @@ static void plain_started_before_mtime_is_foreign(void **state)
 	assert_int_equal(mock_kill_calls(), 0);
 }
 
-/* A pidfile older than this boot is stale, even if its PID lives again. */
-static void plain_written_before_boot_is_stale(void **state)
+/*
+ * A pidfile older than this boot names a live process: a clock stepped
+ * after boot, a VM snapshot or touch -d make such files, so the time is a
+ * doubt, not a verdict; with its PID dead it is stale (issue 20 item 13).
+ */
+static void plain_written_before_boot_is_doubted(void **state)
 {
+	struct pidlock_info info;
+	struct pidlock *lock;
+
 	(void)state;
 	mock_proc(fakes[1], true, 'S', ticks_at(machine.btime + 1), 0);
 	write_plain("old.pid", fakes[1], machine.btime - 1000);
-	expect_inspect("old.pid", PIDLOCK_STATE_STALE, PIDLOCK_TYPE_PLAIN,
-		       "before the last boot");
-	expect_recovers("old.pid", 0, PIDLOCK_STATE_STALE, fakes[1]);
+	expect_inspect("old.pid", PIDLOCK_STATE_FOREIGN, PIDLOCK_TYPE_PLAIN,
+		       "predates the boot");
+	assert_int_equal(pidlock_inspect(test_path("old.pid"), NULL, &info), 0);
+	assert_true(info.doubts & PIDLOCK_DOUBT_START);
+	assert_int_equal(info.live_pid, 0);
+	assert_int_equal(expect_busy(&lock, "old.pid", 0,
+				     PIDLOCK_STATE_FOREIGN)->pid, fakes[1]);
+	pidlock_free(lock);
 	assert_int_equal(mock_kill_calls(), 0);
+	mock_proc(fakes[2], false, 'S', 0, ESRCH); /* kill(pid, 0) says so */
+	write_plain("dead.pid", fakes[2], machine.btime - 1000);
+	expect_inspect("dead.pid", PIDLOCK_STATE_STALE, PIDLOCK_TYPE_PLAIN,
+		       "before the last boot");
+	expect_recovers("dead.pid", 0, PIDLOCK_STATE_STALE, fakes[2]);
 }
 
 /*
@@ -618,9 +647,9 @@ int main(void)
 		T(record_pid_above_pid_max_is_corrupt),
 		T(plain_dead_pid_is_stale),
 		T(plain_zombie_is_stale),
-		T(plain_started_after_mtime_is_reused),
+		T(plain_started_after_mtime_is_doubted),
 		T(plain_started_before_mtime_is_foreign),
-		T(plain_written_before_boot_is_stale),
+		T(plain_written_before_boot_is_doubted),
 		T(plain_bad_pid_is_corrupt_and_kept),
 		T(snapshot_drops_repeated_lines),
 	};
