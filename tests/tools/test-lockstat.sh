@@ -405,6 +405,24 @@ t_pid_one_flocked() {
 	kill_tree "$fl"
 }
 
+# OFD locks (--fcntl) show as PID -1 in /proc/locks; the holders are
+# named from fdinfo, as lslocks(8) does (issue 19 item 6).
+t_ofd_holders() {
+	setup
+	spawn "$T/lr" lockrun --fcntl "$L/ofd.lock" sleep 30
+	wait_until grep -q "OFDLCK.*:$(stat -c %i "$L/ofd.lock" 2>/dev/null || echo x) " /proc/locks || return 1
+	lr=$(cat "$T/lr")
+	run lockstat -n -o HOLDERS "$L/ofd.lock"
+	expect_status 0
+	case ",${out// /}," in *",$lr,"*) ;; *) fail "HOLDERS '$out', expected $lr among them" ;; esac
+	case ",${out// /}," in *",0,"*) fail "HOLDERS '$out' has PID 0" ;; esac
+	run lockrun -n --fcntl "$L/ofd.lock" true
+	expect_status 1
+	expect_err_match "held by PID [1-9]"
+	case $err in *"PID 0"*) fail "names PID 0: $err" ;; esac
+	kill_tree "$lr"
+}
+
 # init_start: the start time of PID 1, in ticks after boot (stat field 22).
 init_start() { sed 's/.*) //' /proc/1/stat | cut -d' ' -f20; }
 
@@ -1068,7 +1086,7 @@ t_watch_attached() {
 
 run_tests t_live t_live_inherited t_stale t_stale_previous_boot t_reused \
 	t_foreign t_plain_time_is_no_proof t_free t_missing t_remote t_corrupt t_pid_one \
-	t_pid_one_flocked t_pid_forged_record \
+	t_pid_one_flocked t_pid_forged_record t_ofd_holders \
 	t_unsafe t_unknown t_other_pidns t_sparse_1g t_start_stop_daemon \
 	t_libbsd_pidfile t_status_codes t_table_default t_columns t_raw \
 	t_truncate t_json t_json_empty t_quiet t_dir_arg t_name_arg \

@@ -629,6 +629,133 @@ static void snapshot_drops_repeated_lines(void **state)
 	pidlock_snapshot_free(snap);
 }
 
+/*
+ * OFD locks are listed with PID -1, so two of them on the same range
+ * make identical lines: both are locks, neither is a repeat.
+ */
+static void snapshot_keeps_identical_ofd_lines(void **state)
+{
+	static const char locks[] =
+		"1: OFDLCK ADVISORY  READ  -1 08:01:779 0 EOF\n"
+		"2: OFDLCK ADVISORY  READ  -1 08:01:779 0 EOF\n";
+	struct pidlock_snapshot *snap;
+
+	(void)state;
+	mock_proc_locks(locks);
+	assert_int_equal(pidlock_snapshot_new(&snap), 0);
+	assert_int_equal(pidlock_snapshot_count(snap), 2);
+	pidlock_snapshot_free(snap);
+}
+
+static int ofd_read_lock(int fd)
+{
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+
+	return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+struct ofd_kid {
+	struct gate ready, done;
+	char path[512];
+};
+
+/* Holds an OFD read lock of its own until told to go. */
+static int ofd_kid_main(void *arg)
+{
+	struct ofd_kid *k = arg;
+	int fd = open(k->path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 || ofd_read_lock(fd) < 0)
+		return 1;
+	gate_pass(&k->ready);
+	/* Bounded: a failing test must not leave this child behind. */
+	return gate_wait_ms(&k->done, 20000) ? 0 : 2;
+}
+
+static bool has_holder_pid(const struct pidlock_info *info, pid_t pid)
+{
+	for (unsigned i = 0; i < info->nholders; i++)
+		if (!info->holders[i].waiting && info->holders[i].pid == pid)
+			return true;
+	return false;
+}
+
+static void expect_named_holders(const struct pidlock_info *info, pid_t a,
+				 pid_t b)
+{
+	for (unsigned i = 0; i < info->nholders; i++)
+		if (info->holders[i].pid <= 0)
+			fail_msg("holder %u has PID %d", i, (int)info->holders[i].pid);
+	if (!has_holder_pid(info, a) || !has_holder_pid(info, b))
+		fail_msg("holders %u, first %d: expected %d and %d",
+			 info->nholders, info->nholders ? (int)info->holders[0].pid : 0,
+			 (int)a, (int)b);
+}
+
+/*
+ * Holders of OFD locks (lockrun --fcntl, flock --fcntl) are named: the
+ * kernel shows them as PID -1 in /proc/locks but lists each in the fdinfo
+ * of the descriptors that hold them, as lslocks(8) reads it (issue 19
+ * item 6).  Two open file descriptions of this process and one of a child
+ * hold read locks on the same range; the snapshot counts three locks.
+ */
+static void ofd_holders_are_named(void **state)
+{
+	static struct ofd_kid k;
+	struct pidlock_snapshot *snap;
+	struct pidlock_kernel_holder h;
+	const struct pidlock_info *busy;
+	struct pidlock_info info;
+	struct pidlock *lock;
+	struct stat st;
+	size_t mine = 0;
+	dev_t dev;
+	ino_t ino;
+	pid_t kid;
+	int fd1, fd2;
+
+	(void)state;
+	snprintf(k.path, sizeof(k.path), "%s", test_path("ofd.lock"));
+	write_file(k.path, "", 0);
+	assert_int_equal(stat(k.path, &st), 0);
+	fd1 = open(k.path, O_RDWR | O_CLOEXEC);
+	fd2 = open(k.path, O_RDWR | O_CLOEXEC);
+	assert_true(fd1 >= 0 && fd2 >= 0);
+	assert_int_equal(ofd_read_lock(fd1), 0);
+	assert_int_equal(ofd_read_lock(fd2), 0);
+	gate_open(&k.ready);
+	gate_open(&k.done);
+	kid = spawn(ofd_kid_main, &k);
+	assert_true(gate_wait_ms(&k.ready, 5000));
+
+	assert_int_equal(pidlock_snapshot_new(&snap), 0);
+	for (size_t i = 0; i < pidlock_snapshot_count(snap); i++)
+		if (pidlock_snapshot_get(snap, i, &dev, &ino, &h) == 0 &&
+		    dev == st.st_dev && ino == st.st_ino)
+			mine++;
+	pidlock_snapshot_free(snap);
+	assert_int_equal(mine, 3);
+
+	assert_int_equal(pidlock_inspect(k.path, NULL, &info), 0);
+	assert_int_equal(info.state, PIDLOCK_STATE_LIVE);
+	expect_named_holders(&info, getpid(), kid);
+	assert_true(info.live_pid == getpid() || info.live_pid == kid);
+
+	assert_int_equal(pidlock_new(&lock, k.path), 0);
+	assert_int_equal(pidlock_acquire(lock, PIDLOCK_OFD, PIDLOCK_NO_WAIT),
+			 -EWOULDBLOCK);
+	busy = pidlock_holder(lock);
+	expect_named_holders(busy, getpid(), kid);
+	pidlock_free(lock);
+
+	gate_pass(&k.done);
+	assert_int_equal(reap(kid), 0);
+	gate_close(&k.ready);
+	gate_close(&k.done);
+	close(fd1);
+	close(fd2);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, test_reset, test_reset)
 
 int main(void)
@@ -652,6 +779,8 @@ int main(void)
 		T(plain_written_before_boot_is_doubted),
 		T(plain_bad_pid_is_corrupt_and_kept),
 		T(snapshot_drops_repeated_lines),
+		T(snapshot_keeps_identical_ofd_lines),
+		T(ofd_holders_are_named),
 	};
 
 	return cmocka_run_group_tests_name("judge", tests, group_setup,
