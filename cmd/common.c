@@ -266,6 +266,19 @@ int resolve_lock_arg(const char *arg, char *buf, size_t size)
 	return pidlock_name_path(arg, buf, size);
 }
 
+void lock_arg_error(const char *arg, int err, char *buf, size_t size)
+{
+	char dir[PATH_MAX];
+
+	if (err == -EINVAL)
+		snprintf(buf, size, "%s: invalid lock name", arg);
+	else if (err != -ENAMETOOLONG && pidlock_dir(dir, sizeof(dir)) < 0)
+		snprintf(buf, size, "%s: lock directory %s: %s", arg, dir,
+			 pidlock_strerror(err));
+	else
+		snprintf(buf, size, "%s: %s", arg, pidlock_strerror(err));
+}
+
 /*
  * An inode created with O_TMPFILE and linked in later keeps the name
  * "/dir/#12345 (deleted)" in /proc/PID/fd: look the inode up in /dir.

@@ -46,9 +46,13 @@ void format_since(int64_t when, char *buf, size_t size);
 void describe_holder(const struct pidlock_info *info, char *buf, size_t size);
 
 /* A lock given on the command line: a path (has a '/', or exists), else
- * a name in the lock directory.  Returns 0, -EINVAL for a bad name, or
- * -ENAMETOOLONG when the path does not fit in size. */
+ * a name in the lock directory.  Returns 0, -EINVAL for a bad name,
+ * -ENAMETOOLONG when the path does not fit in size, or the refusal of
+ * the lock directory (pidlock_dir()). */
 int resolve_lock_arg(const char *arg, char *buf, size_t size);
+/* Why resolving arg failed with err: "ARG: why", naming a refused lock
+ * directory. */
+void lock_arg_error(const char *arg, int err, char *buf, size_t size);
 
 /*
  * The path under which process pid has the file dev:ino open: 0, -1 if it

@@ -341,13 +341,15 @@ static void clean_target(const char *arg)
 
 	int r = resolve_lock_arg(arg, path, sizeof(path));
 
-	if (r == -ENAMETOOLONG) {
-		warnx("%s: %s", arg, strerror(ENAMETOOLONG));
+	if (r == -EINVAL)
+		errx(EX_USAGE, "%s: invalid lock name", arg);
+	if (r < 0) {
+		char why[PATH_MAX + 200];
+		lock_arg_error(arg, r, why, sizeof(why));
+		warnx("%s", why);
 		tally.failed++;
 		return;
 	}
-	if (r < 0)
-		errx(EX_USAGE, "%s: invalid lock name", arg);
 	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {

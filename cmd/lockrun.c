@@ -334,10 +334,13 @@ static struct pidlock *new_lock(const struct opts *o)
 		r = pidlock_new(&lock, o->path);
 	if (r == -EBADF) /* as flock(1): a failure to lock fd N */
 		errx(EX_DATAERR, "%d: %s", o->fd, strerror(EBADF));
+	if (r < 0 && o->name) {
+		char why[PATH_MAX + 200];
+		lock_arg_error(o->name, r, why, sizeof(why));
+		errx(r == -EINVAL ? EX_USAGE : EX_NOINPUT, "%s", why);
+	}
 	if (r < 0)
-		errx(r == -EINVAL ? EX_USAGE : EX_NOINPUT, "%s: %s",
-		     o->name ? o->name : o->path,
-		     r == -EINVAL ? "invalid lock name" : pidlock_strerror(r));
+		errx(EX_NOINPUT, "%s: %s", o->path, pidlock_strerror(r));
 	if (o->message && (r = pidlock_set_message(lock, o->message)) < 0)
 		errx(EX_USAGE, "invalid message: %s", pidlock_strerror(r));
 	if (o->range && (r = pidlock_set_range(lock, o->start, o->length)) < 0)

@@ -274,12 +274,10 @@ static int add_target(struct table *t, const char *arg,
 	struct row *r;
 	int e = resolve_lock_arg(arg, path, sizeof(path));
 
-	if (e == -ENAMETOOLONG) {
-		warnx("%s: %s", arg, strerror(ENAMETOOLONG));
-		return -1;
-	}
 	if (e < 0) {
-		warnx("%s: invalid lock name", arg);
+		char why[PATH_MAX + 200];
+		lock_arg_error(arg, e, why, sizeof(why));
+		warnx("%s", why);
 		return -1;
 	}
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
@@ -523,7 +521,7 @@ static int inspect_one(const char *arg, struct pidlock_info *info)
 	int r;
 
 	r = resolve_lock_arg(arg, path, sizeof(path));
-	if (r < 0 && r != -ENAMETOOLONG)
+	if (r == -EINVAL)
 		errx(EX_USAGE, "%s: invalid lock name", arg);
 	if (r == 0)
 		r = pidlock_inspect(path, NULL, info);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -65,7 +66,44 @@ int pidlock__open_dir(const char *dir, int *dirfd, struct stat *st)
 
 static bool dir_usable(const char *dir)
 {
-	return dir && dir[0] == '/' && access(dir, W_OK | X_OK) == 0;
+	struct stat st;
+
+	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	       access(dir, W_OK | X_OK) == 0;
+}
+
+/*
+ * The directory of a user's named locks: /tmp/pidlock-UID, the same in a
+ * login session, under cron, sudo -u, ssh or a systemd user service, so
+ * that one name is one lock for one user everywhere.  $XDG_RUNTIME_DIR is
+ * not used: it is set in some of these and not in others, and logind
+ * removes it at the last logout, under a running job's lock.  It is made
+ * 0700 if missing; one that is not a directory of this user, not writable
+ * by others, is refused: another user may have made it first to squat the
+ * names.
+ */
+static int user_dir(char *buf, size_t size)
+{
+	uid_t uid = geteuid();
+	struct stat st;
+	char dir[40];
+
+	snprintf(dir, sizeof(dir), "/tmp/pidlock-%u", (unsigned)uid);
+	if (strlcpy(buf, dir, size) >= size)
+		return -ENAMETOOLONG; /* else buf names what is refused */
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (lstat(dir, &st) < 0)
+		return -errno;
+	if (S_ISLNK(st.st_mode))
+		return -PIDLOCK_ESYMLINK;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_uid != uid)
+		return -PIDLOCK_EOWNER;
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return -PIDLOCK_EDIRUNSAFE;
+	return 0;
 }
 
 PIDLOCK_PUBLIC
@@ -74,13 +112,9 @@ int pidlock_dir(char *buf, size_t size)
 	const char *dir = getenv("PIDLOCK_DIR");
 
 	if (!dir || !dir[0]) {
-		const char *tmp = getenv("TMPDIR");
-		if (geteuid() == 0 && dir_usable("/run/lock"))
-			dir = "/run/lock";
-		else if (geteuid() != 0 && dir_usable(getenv("XDG_RUNTIME_DIR")))
-			dir = getenv("XDG_RUNTIME_DIR");
-		else
-			dir = tmp && tmp[0] == '/' ? tmp : "/tmp";
+		if (geteuid() != 0 || !dir_usable("/run/lock"))
+			return user_dir(buf, size);
+		dir = "/run/lock";
 	}
 	if (strlcpy(buf, dir, size) >= size)
 		return -ENAMETOOLONG;

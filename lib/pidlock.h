@@ -185,15 +185,22 @@ void pidlock_free(struct pidlock *lock);
 
 /*
  * Resolve a lock name to its path: $PIDLOCK_DIR/NAME.lock, else
- * /run/lock for root or $XDG_RUNTIME_DIR for others, else $TMPDIR or
- * /tmp.  A name is 1..PIDLOCK_NAME_MAX bytes, has no '/', and is not
- * "." or "..".  Returns -EINVAL for a bad name, -ENAMETOOLONG when buf
- * is too small.
+ * /run/lock/NAME.lock for root, else /tmp/pidlock-UID/NAME.lock (UID the
+ * effective uid), the same whatever the environment (XDG_RUNTIME_DIR,
+ * HOME, TMPDIR are not used).  /tmp/pidlock-UID is made 0700 when
+ * missing, and refused when it is not this user's directory or is
+ * writable by others (-PIDLOCK_EOWNER, -PIDLOCK_ESYMLINK, -ENOTDIR,
+ * -PIDLOCK_EDIRUNSAFE).  A name is 1..PIDLOCK_NAME_MAX bytes, has no
+ * '/', and is not "." or "..".  Returns -EINVAL for a bad name,
+ * -ENAMETOOLONG when buf is too small.
  */
 PIDLOCK_MUST_CHECK
 int pidlock_name_path(const char *name, char *buf, size_t size);
 
-/* The lock directory, as used by pidlock_name_path(). */
+/*
+ * The lock directory, as used by pidlock_name_path() (it may create it).
+ * When it is refused, buf still names it, for the message.
+ */
 PIDLOCK_MUST_CHECK
 int pidlock_dir(char *buf, size_t size);
 

@@ -12,14 +12,10 @@ _pidlock_dir()
 {
 	if [[ -n ${PIDLOCK_DIR-} ]]; then
 		printf '%s\n' "$PIDLOCK_DIR"
-	elif [[ $EUID -eq 0 && -w /run/lock && -x /run/lock ]]; then
+	elif [[ $EUID -eq 0 && -d /run/lock && ! -L /run/lock && -w /run/lock && -x /run/lock ]]; then
 		printf '%s\n' /run/lock
-	elif [[ $EUID -ne 0 && ${XDG_RUNTIME_DIR-} == /* && -w $XDG_RUNTIME_DIR && -x $XDG_RUNTIME_DIR ]]; then
-		printf '%s\n' "$XDG_RUNTIME_DIR"
-	elif [[ ${TMPDIR-} == /* ]]; then
-		printf '%s\n' "$TMPDIR"
 	else
-		printf '%s\n' /tmp
+		printf '%s\n' "/tmp/pidlock-$EUID"
 	fi
 }
 

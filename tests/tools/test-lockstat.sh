@@ -423,6 +423,58 @@ t_ofd_holders() {
 	kill_tree "$lr"
 }
 
+# resolve_as UID ENV...: the path lockstat gives the name "job" as user
+# UID (root: 0) in the environment ENV (env(1) arguments), PIDLOCK_DIR unset.
+resolve_as() {
+	local u=$1
+	shift
+	if [ "$u" = 0 ]; then
+		env -u PIDLOCK_DIR "$@" "$T/bin/lockstat" -n -o PATH job
+	else
+		env -u PIDLOCK_DIR "$@" setpriv --reuid="$u" --regid="$u" --clear-groups \
+			"$T/bin/lockstat" -n -o PATH job
+	fi | sed 's/ *$//'
+}
+
+# One name is one lock for one user, whatever the environment: a login
+# session (XDG_RUNTIME_DIR), cron (no XDG_RUNTIME_DIR, another HOME),
+# sudo -u, ssh; root keeps /run/lock; another user's directory in its
+# place is refused (issue 19 item 5).
+t_name_dir_per_user() {
+	need_root || return 0
+	local u=$((40000 + $$ % 20000)) d got env
+	d=/tmp/pidlock-$u
+	[ ! -e "$d" ] || { skip_test "$d exists already"; return 0; }
+	# copies a user can run, whatever the checkout's permissions
+	mkdir -m 755 "$T/bin"
+	cp "$BIN/lockstat" "$BIN/lockrun" "$T/bin/"
+	mkdir -m 700 "$T/xdg"
+	for env in "XDG_RUNTIME_DIR=$T/xdg HOME=/root" "-u XDG_RUNTIME_DIR -u HOME" "TMPDIR=$T HOME=/"; do
+		# shellcheck disable=SC2086
+		got=$(resolve_as 0 $env)
+		[ ! -d /run/lock ] || [ "$got" = /run/lock/job.lock ] ||
+			fail "root with $env: '$got', expected /run/lock/job.lock"
+		chown "$u" "$T/xdg"
+		# shellcheck disable=SC2086
+		got=$(resolve_as "$u" $env)
+		[ "$got" = "$d/job.lock" ] || fail "uid $u with $env: '$got', expected $d/job.lock"
+	done
+	[ "$(stat -c '%u %a %F' "$d")" = "$u 700 directory" ] ||
+		fail "$d: $(stat -c '%u %a %F' "$d"), expected $u 700 directory"
+	run env -u PIDLOCK_DIR setpriv --reuid="$u" --regid="$u" --clear-groups \
+		"$T/bin/lockrun" -n -N job true
+	expect_status 0
+	rm -rf "$d"
+	# squatted: nobody made it first; user u refuses it, with the reason
+	$NOBODY mkdir -m 755 "$d"
+	run env -u PIDLOCK_DIR setpriv --reuid="$u" --regid="$u" --clear-groups \
+		"$T/bin/lockrun" -n -N job true
+	[ "$status" != 0 ] || fail "lockrun ran in $d, made by nobody"
+	expect_err_match "job: lock directory $d: owned by an untrusted user"
+	[ ! -e "$d/job.lock" ] || fail "a lock file was made in nobody's $d"
+	rm -rf "$d"
+}
+
 # init_start: the start time of PID 1, in ticks after boot (stat field 22).
 init_start() { sed 's/.*) //' /proc/1/stat | cut -d' ' -f20; }
 
@@ -1086,7 +1138,7 @@ t_watch_attached() {
 
 run_tests t_live t_live_inherited t_stale t_stale_previous_boot t_reused \
 	t_foreign t_plain_time_is_no_proof t_free t_missing t_remote t_corrupt t_pid_one \
-	t_pid_one_flocked t_pid_forged_record t_ofd_holders \
+	t_pid_one_flocked t_pid_forged_record t_ofd_holders t_name_dir_per_user \
 	t_unsafe t_unknown t_other_pidns t_sparse_1g t_start_stop_daemon \
 	t_libbsd_pidfile t_status_codes t_table_default t_columns t_raw \
 	t_truncate t_json t_json_empty t_quiet t_dir_arg t_name_arg \
