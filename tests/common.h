@@ -94,6 +94,8 @@ void mock_short_writes(size_t max);
 void mock_reset(void);
 /* openat("/proc/locks") reads text instead; NULL: the real file. */
 void mock_proc_locks(const char *text);
+/* How often /proc/locks was opened (by this process) since mock_reset(). */
+int mock_proc_locks_opens(void);
 
 /*
  * Crash injection: counting the calls of every wrapped function together

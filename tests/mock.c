@@ -26,6 +26,7 @@ struct fault {
 static struct fault faults[MOCK_COUNT];
 static size_t short_max;
 static const char *fake_locks; /* /proc/locks content, or NULL */
+static int locks_opens;        /* opens of /proc/locks since mock_reset() */
 
 /* Crash injection (mock_die_at) and call tracing (mock_trace): both count
  * the calls of every wrapped function together. */
@@ -65,6 +66,7 @@ void mock_reset(void)
 	nfakes = 0;
 	kill_calls = 0;
 	fake_locks = NULL;
+	locks_opens = 0;
 	any_calls = die_at = 0;
 	trace_fd = -1;
 	no_tmpfile = false;
@@ -184,6 +186,7 @@ static int open_fake_proc(const char *path, int *fd)
 
 int __real_openat(int dirfd, const char *path, int flags, ...);
 void mock_proc_locks(const char *text) { fake_locks = text; }
+int mock_proc_locks_opens(void) { return locks_opens; }
 
 /* A descriptor that reads text, as a /proc file would. */
 static int text_fd(const char *text)
@@ -218,7 +221,7 @@ int __wrap_openat(int dirfd, const char *path, int flags, ...)
 	}
 	if (open_fake_proc(path, &fd))
 		return fd;
-	if (fake_locks && strcmp(path, "/proc/locks") == 0)
+	if (strcmp(path, "/proc/locks") == 0 && ++locks_opens && fake_locks)
 		return text_fd(fake_locks);
 	return __real_openat(dirfd, path, flags, mode);
 }
