@@ -237,15 +237,15 @@ static pid_t first_holder(const struct pidlock_info *info)
  * descriptors holds the lock (a command that inherited the descriptor of
  * the lockrun that took the lock, which /proc/locks names instead).
  */
-static bool named_holds(struct pidlock_info *info)
+static int named_holds(struct pidlock_info *info)
 {
 	struct pidlock_kernel_holder h;
 
 	if (info->pid <= 0)
-		return false;
+		return 0;
 	if (is_holder(info, info->pid))
-		return true;
-	return pidlock__pid_holds(info->pid, info->dev, info->ino, &h) == 1;
+		return 1;
+	return pidlock__pid_holds(info->pid, info->dev, info->ino, &h);
 }
 
 /* What the live process named by a local record says against it. */
@@ -268,13 +268,13 @@ static void record_doubts(struct pidlock_info *info)
 		info->doubts |= PIDLOCK_DOUBT_UID;
 }
 
-static const char *doubt_text(unsigned doubts)
+static const char *doubt_text(unsigned doubts, int holds)
 {
 	if (doubts & PIDLOCK_DOUBT_UID)
 		return "runs as another uid than the file says";
 	if (doubts & PIDLOCK_DOUBT_START)
 		return "is not the process the file was written for";
-	return "does not hold it";
+	return holds < 0 ? "cannot be shown to hold it" : "does not hold it";
 }
 
 /*
@@ -286,7 +286,8 @@ static const char *doubt_text(unsigned doubts)
 void pidlock__judge_locked(struct pidlock_info *info)
 {
 	pid_t named = info->pid;
-	bool proven = named_holds(info);
+	int holds = named_holds(info); /* < 0: its descriptors are hidden */
+	bool proven = holds == 1;
 	pid_t holder = first_holder(info);
 
 	if (info->has_record)
@@ -304,7 +305,7 @@ void pidlock__judge_locked(struct pidlock_info *info)
 		set_state(info, PIDLOCK_STATE_LIVE,
 			  "locked by %s%.0d; the file names PID %d, which %s",
 			  holder ? "PID " : "another process", (int)holder,
-			  (int)named, doubt_text(info->doubts));
+			  (int)named, doubt_text(info->doubts, holds));
 	else if (named > 0)
 		set_state(info, PIDLOCK_STATE_LIVE, "held by PID %d", (int)named);
 	else if (holder)
