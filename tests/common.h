@@ -96,6 +96,8 @@ void mock_reset(void);
 void mock_proc_locks(const char *text);
 /* How often /proc/locks was opened (by this process) since mock_reset(). */
 int mock_proc_locks_opens(void);
+/* sigaction(sig, ...) fails with EINVAL, as valgrind makes it for SIGRTMAX. */
+void mock_refuse_signal(int sig);
 
 /*
  * Crash injection: counting the calls of every wrapped function together

@@ -27,6 +27,7 @@ static struct fault faults[MOCK_COUNT];
 static size_t short_max;
 static const char *fake_locks; /* /proc/locks content, or NULL */
 static int locks_opens;        /* opens of /proc/locks since mock_reset() */
+static int refused_signal;     /* sigaction() says EINVAL for it */
 
 /* Crash injection (mock_die_at) and call tracing (mock_trace): both count
  * the calls of every wrapped function together. */
@@ -67,6 +68,7 @@ void mock_reset(void)
 	kill_calls = 0;
 	fake_locks = NULL;
 	locks_opens = 0;
+	refused_signal = 0;
 	any_calls = die_at = 0;
 	trace_fd = -1;
 	no_tmpfile = false;
@@ -187,6 +189,19 @@ static int open_fake_proc(const char *path, int *fd)
 int __real_openat(int dirfd, const char *path, int flags, ...);
 void mock_proc_locks(const char *text) { fake_locks = text; }
 int mock_proc_locks_opens(void) { return locks_opens; }
+void mock_refuse_signal(int sig) { refused_signal = sig; }
+
+/* As valgrind refuses SIGRTMAX to the program it runs. */
+int __real_sigaction(int sig, const struct sigaction *sa, struct sigaction *old);
+int __wrap_sigaction(int sig, const struct sigaction *sa, struct sigaction *old);
+int __wrap_sigaction(int sig, const struct sigaction *sa, struct sigaction *old)
+{
+	if (refused_signal && sig == refused_signal) {
+		errno = EINVAL;
+		return -1;
+	}
+	return __real_sigaction(sig, sa, old);
+}
 
 /* A descriptor that reads text, as a /proc file would. */
 static int text_fd(const char *text)

@@ -6,6 +6,7 @@
  * pipes and /proc/locks, never through sleeps.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,38 @@ static void proc_memo_lasts_one_inspection(void **state)
 			 pidlock_state_name(info.state), info.reason);
 }
 
+/*
+ * Where SIGRTMAX is taken (valgrind takes it), a timed wait uses
+ * SIGRTMAX-1: it still times out on time, and the signal's disposition is
+ * restored afterwards.  Outside valgrind, sigaction() is made to refuse
+ * SIGRTMAX, so the fallback is tested in every run.
+ */
+static void timed_wait_falls_back_to_sigrtmax_minus_1(void **state)
+{
+	static struct kid k;
+	struct sigaction before, after;
+	struct pidlock *lock;
+	int64_t start, took;
+	pid_t pid;
+
+	(void)state;
+	write_file(test_path("rt.lock"), "", 0);
+	pid = hold(&k, "rt.lock", 0);
+	assert_int_equal(sigaction(SIGRTMAX - 1, NULL, &before), 0);
+	mock_refuse_signal(SIGRTMAX);
+	assert_int_equal(pidlock_new(&lock, test_path("rt.lock")), 0);
+	start = now_ms();
+	assert_int_equal(pidlock_acquire(lock, PIDLOCK_NO_RECORD, 100),
+			 -ETIMEDOUT);
+	took = now_ms() - start;
+	if (took < 100 || took > DEADLINE_MS)
+		fail_msg("a 100 ms wait took %lld ms", (long long)took);
+	assert_int_equal(sigaction(SIGRTMAX - 1, NULL, &after), 0);
+	assert_ptr_equal(after.sa_handler, before.sa_handler);
+	pidlock_free(lock);
+	let_go(&k, pid);
+}
+
 static int reset(void **state)
 {
 	(void)state;
@@ -259,6 +292,7 @@ int main(void)
 		T(fd_handle_reads_no_locks_when_it_gets_the_lock),
 		T(release_after_foreign_unlink_is_enotours),
 		T(proc_memo_lasts_one_inspection),
+		T(timed_wait_falls_back_to_sigrtmax_minus_1),
 	};
 
 	return cmocka_run_group_tests_name("holder", tests, test_dir_setup,
