@@ -6,6 +6,7 @@
  * pipes and /proc/locks, never through sleeps.
  */
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,6 +277,70 @@ static void timed_wait_falls_back_to_sigrtmax_minus_1(void **state)
 	let_go(&k, pid);
 }
 
+static const char other_boot[] = "00000000-1111-2222-3333-444444444444";
+
+/* A record of another boot written on host, for a dead PID. */
+static void write_other_boot_record(const char *name, const char *host)
+{
+	struct pidlock_record rec = {
+		.pid = 4242, .holder = 4242, .version = 1, .start_time = 100,
+		.pidns = 1, .uid = geteuid(), .time = time(NULL),
+	};
+	char buf[PIDLOCK_RECORD_MAX + 1];
+	int len;
+
+	snprintf(rec.boot_id, sizeof(rec.boot_id), "%s", other_boot);
+	snprintf(rec.host, sizeof(rec.host), "%s", host);
+	snprintf(rec.comm, sizeof(rec.comm), "old");
+	len = pidlock__record_format(&rec, buf, sizeof(buf));
+	assert_true(len > 0);
+	write_file(test_path(name), buf, (size_t)len);
+}
+
+/* In a UTS namespace of its own: 0 when the renamed host is noticed. */
+static int rename_host_main(void *arg)
+{
+	const char *path = arg;
+	struct pidlock_info info;
+	int64_t end = now_ms() + DEADLINE_MS;
+
+	if (unshare(CLONE_NEWUTS) < 0 || sethostname("pidlock-a", 9) < 0)
+		return 10;
+	if (pidlock_inspect(path, NULL, &info) < 0 ||
+	    info.state != PIDLOCK_STATE_REMOTE)
+		return 11;
+	if (sethostname("pidlock-b", 9) < 0)
+		return 12;
+	/* The host name is re-read once a second: wait for that, no more. */
+	while (pidlock_inspect(path, NULL, &info) == 0 &&
+	       info.state == PIDLOCK_STATE_REMOTE)
+		if (now_ms() > end)
+			return 13;
+	return info.state == PIDLOCK_STATE_STALE ? 0 : 14;
+}
+
+/*
+ * The host name is remembered between inspections (a scan of thousands
+ * of files asks once), but not for long: a renamed host is noticed within
+ * a second or two, and a record of the new name is then this host's.
+ */
+static void host_name_cache_follows_a_rename(void **state)
+{
+	int r;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("SKIP %s: renaming the host in a UTS namespace "
+			      "needs root (CI runs as root)\n", __func__);
+		skip();
+	}
+	write_other_boot_record("host.lock", "pidlock-b");
+	r = reap(spawn(rename_host_main, (void *)test_path("host.lock")));
+	if (r != 0)
+		fail_msg("renamed host: step %d failed (11: not remote before, "
+			 "13: still remote after the rename)", r);
+}
+
 static int reset(void **state)
 {
 	(void)state;
@@ -293,6 +358,7 @@ int main(void)
 		T(release_after_foreign_unlink_is_enotours),
 		T(proc_memo_lasts_one_inspection),
 		T(timed_wait_falls_back_to_sigrtmax_minus_1),
+		T(host_name_cache_follows_a_rename),
 	};
 
 	return cmocka_run_group_tests_name("holder", tests, test_dir_setup,
