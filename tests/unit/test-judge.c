@@ -493,6 +493,26 @@ static void plain_zombie_is_stale(void **state)
 }
 
 /*
+ * A live process's plain pidfile whose time is in doubt: foreign, the
+ * doubt reported (why), the PID not vouched for, busy for acquirers, and
+ * nothing signalled.
+ */
+static void expect_doubted_foreign(const char *name, pid_t pid, const char *why)
+{
+	struct pidlock_info info;
+	struct pidlock *lock;
+
+	expect_inspect(name, PIDLOCK_STATE_FOREIGN, PIDLOCK_TYPE_PLAIN, why);
+	assert_int_equal(pidlock_inspect(test_path(name), NULL, &info), 0);
+	assert_true(info.doubts & PIDLOCK_DOUBT_START);
+	assert_int_equal(info.live_pid, 0);
+	assert_int_equal(expect_busy(&lock, name, 0, PIDLOCK_STATE_FOREIGN)->pid,
+			 pid);
+	pidlock_free(lock);
+	assert_int_equal(mock_kill_calls(), 0);
+}
+
+/*
  * The file's time says its PID's process started after it was written
  * (a reuse, or a stepped clock, a restored snapshot, touch -d): only proof
  * of death makes a plain pidfile stale, so the live process keeps it; the
@@ -500,8 +520,6 @@ static void plain_zombie_is_stale(void **state)
  */
 static void plain_started_after_mtime_is_doubted(void **state)
 {
-	struct pidlock_info info;
-	struct pidlock *lock;
 	int64_t now = time(NULL);
 
 	(void)state;
@@ -513,15 +531,8 @@ static void plain_started_after_mtime_is_doubted(void **state)
 	}
 	mock_proc(fakes[1], true, 'S', ticks_at(now), 0);
 	write_plain("reused.pid", fakes[1], machine.btime + 5);
-	expect_inspect("reused.pid", PIDLOCK_STATE_FOREIGN, PIDLOCK_TYPE_PLAIN,
-		       "started after the file was written");
-	assert_int_equal(pidlock_inspect(test_path("reused.pid"), NULL, &info), 0);
-	assert_true(info.doubts & PIDLOCK_DOUBT_START);
-	assert_int_equal(info.live_pid, 0);
-	assert_int_equal(expect_busy(&lock, "reused.pid", 0,
-				     PIDLOCK_STATE_FOREIGN)->pid, fakes[1]);
-	pidlock_free(lock);
-	assert_int_equal(mock_kill_calls(), 0);
+	expect_doubted_foreign("reused.pid", fakes[1],
+			       "started after the file was written");
 }
 
 /* Alive and started before the file was written: its writer, busy. */
@@ -547,21 +558,10 @@ static void plain_started_before_mtime_is_foreign(void **state)
  */
 static void plain_written_before_boot_is_doubted(void **state)
 {
-	struct pidlock_info info;
-	struct pidlock *lock;
-
 	(void)state;
 	mock_proc(fakes[1], true, 'S', ticks_at(machine.btime + 1), 0);
 	write_plain("old.pid", fakes[1], machine.btime - 1000);
-	expect_inspect("old.pid", PIDLOCK_STATE_FOREIGN, PIDLOCK_TYPE_PLAIN,
-		       "predates the boot");
-	assert_int_equal(pidlock_inspect(test_path("old.pid"), NULL, &info), 0);
-	assert_true(info.doubts & PIDLOCK_DOUBT_START);
-	assert_int_equal(info.live_pid, 0);
-	assert_int_equal(expect_busy(&lock, "old.pid", 0,
-				     PIDLOCK_STATE_FOREIGN)->pid, fakes[1]);
-	pidlock_free(lock);
-	assert_int_equal(mock_kill_calls(), 0);
+	expect_doubted_foreign("old.pid", fakes[1], "predates the boot");
 	mock_proc(fakes[2], false, 'S', 0, ESRCH); /* kill(pid, 0) says so */
 	write_plain("dead.pid", fakes[2], machine.btime - 1000);
 	expect_inspect("dead.pid", PIDLOCK_STATE_STALE, PIDLOCK_TYPE_PLAIN,
