@@ -266,17 +266,18 @@ int resolve_lock_arg(const char *arg, char *buf, size_t size)
 	return pidlock_name_path(arg, buf, size);
 }
 
-void lock_arg_error(const char *arg, int err, char *buf, size_t size)
+const char *lock_arg_why(int err, char *buf, size_t size)
 {
 	char dir[PATH_MAX];
 
 	if (err == -EINVAL)
-		snprintf(buf, size, "%s: invalid lock name", arg);
-	else if (err != -ENAMETOOLONG && pidlock_dir(dir, sizeof(dir)) < 0)
-		snprintf(buf, size, "%s: lock directory %s: %s", arg, dir,
+		return "invalid lock name";
+	if (err != -ENAMETOOLONG && pidlock_dir(dir, sizeof(dir)) < 0) {
+		snprintf(buf, size, "lock directory %s: %s", dir,
 			 pidlock_strerror(err));
-	else
-		snprintf(buf, size, "%s: %s", arg, pidlock_strerror(err));
+		return buf;
+	}
+	return pidlock_strerror(err);
 }
 
 /*

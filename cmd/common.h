@@ -50,9 +50,9 @@ void describe_holder(const struct pidlock_info *info, char *buf, size_t size);
  * -ENAMETOOLONG when the path does not fit in size, or the refusal of
  * the lock directory (pidlock_dir()). */
 int resolve_lock_arg(const char *arg, char *buf, size_t size);
-/* Why resolving arg failed with err: "ARG: why", naming a refused lock
- * directory. */
-void lock_arg_error(const char *arg, int err, char *buf, size_t size);
+/* Why resolving a lock argument failed with err, naming a refused lock
+ * directory (written into buf when needed). */
+const char *lock_arg_why(int err, char *buf, size_t size);
 
 /*
  * The path under which process pid has the file dev:ino open: 0, -1 if it

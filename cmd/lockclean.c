@@ -345,8 +345,7 @@ static void clean_target(const char *arg)
 		errx(EX_USAGE, "%s: invalid lock name", arg);
 	if (r < 0) {
 		char why[PATH_MAX + 200];
-		lock_arg_error(arg, r, why, sizeof(why));
-		warnx("%s", why);
+		warnx("%s: %s", arg, lock_arg_why(r, why, sizeof(why)));
 		tally.failed++;
 		return;
 	}

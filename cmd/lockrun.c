@@ -336,8 +336,8 @@ static struct pidlock *new_lock(const struct opts *o)
 		errx(EX_DATAERR, "%d: %s", o->fd, strerror(EBADF));
 	if (r < 0 && o->name) {
 		char why[PATH_MAX + 200];
-		lock_arg_error(o->name, r, why, sizeof(why));
-		errx(r == -EINVAL ? EX_USAGE : EX_NOINPUT, "%s", why);
+		errx(r == -EINVAL ? EX_USAGE : EX_NOINPUT, "%s: %s", o->name,
+		     lock_arg_why(r, why, sizeof(why)));
 	}
 	if (r < 0)
 		errx(EX_NOINPUT, "%s: %s", o->path, pidlock_strerror(r));

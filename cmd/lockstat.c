@@ -276,8 +276,7 @@ static int add_target(struct table *t, const char *arg,
 
 	if (e < 0) {
 		char why[PATH_MAX + 200];
-		lock_arg_error(arg, e, why, sizeof(why));
-		warnx("%s", why);
+		warnx("%s: %s", arg, lock_arg_why(e, why, sizeof(why)));
 		return -1;
 	}
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&

@@ -108,7 +108,8 @@ enum pidlock_type {
 
 /* A process that holds (or waits for) the kernel lock on a file. */
 struct pidlock_kernel_holder {
-	pid_t pid;     /* 0 when the kernel does not say (OFD locks) */
+	pid_t pid;     /* OFD holders are found in fdinfo; 0 only for a
+			  waiting OFD request */
 	uid_t uid;     /* owner of pid, (uid_t)-1 when unknown */
 	int exclusive; /* 1: write lock, 0: read (shared) lock */
 	int waiting;   /* 1: a blocked request, not a holder */
