@@ -407,10 +407,11 @@ t_pid_one_flocked() {
 
 # OFD locks (--fcntl) show as PID -1 in /proc/locks; the holders are
 # named from fdinfo, as lslocks(8) does (issue 19 item 6).
+ofd_locked() { [ -e "$1" ] && grep -q "OFDLCK.*:$(stat -c %i "$1") " /proc/locks; }
 t_ofd_holders() {
 	setup
 	spawn "$T/lr" lockrun --fcntl "$L/ofd.lock" sleep 30
-	wait_until grep -q "OFDLCK.*:$(stat -c %i "$L/ofd.lock" 2>/dev/null || echo x) " /proc/locks || return 1
+	wait_until ofd_locked "$L/ofd.lock" || return 1
 	lr=$(cat "$T/lr")
 	run lockstat -n -o HOLDERS "$L/ofd.lock"
 	expect_status 0
