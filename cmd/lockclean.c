@@ -201,15 +201,16 @@ static void report(const char *path, const char *action,
 
 enum { R_ACTION, R_PATH, R_STATE, R_FILEPID, R_FILECOMMAND, R_HOST, R_REASON };
 
-/* The names and meanings of lockstat's columns of the same name. */
+/* The names and meanings of lockstat's columns of the same name.  Nothing
+ * is truncated: the report is a log, read later in the journal. */
 static const struct out_column report_cols[] = {
 	[R_ACTION] = { "ACTION", 0, 0, SCOLS_JSON_STRING, "" },
-	[R_PATH] = { "PATH", 0.3, SCOLS_FL_TRUNC, SCOLS_JSON_STRING, "" },
+	[R_PATH] = { "PATH", 0, 0, SCOLS_JSON_STRING, "" },
 	[R_STATE] = { "STATE", 0, 0, SCOLS_JSON_STRING, "" },
 	[R_FILEPID] = { "FILEPID", 0, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER, "" },
 	[R_FILECOMMAND] = { "FILECOMMAND", 0, 0, SCOLS_JSON_STRING, "" },
 	[R_HOST] = { "HOST", 0, 0, SCOLS_JSON_STRING, "" },
-	[R_REASON] = { "REASON", 0.3, SCOLS_FL_TRUNC, SCOLS_JSON_STRING, "" },
+	[R_REASON] = { "REASON", 0, 0, SCOLS_JSON_STRING, "" },
 };
 
 static int cmp_entry(const void *a, const void *b)
@@ -251,7 +252,7 @@ static void print_report(void)
 	size_t shown = 0;
 	char summary[160];
 
-	if (opt.quiet)
+	if (opt.quiet && !opt.json)
 		return;
 	qsort(report_.v, report_.n, sizeof(report_.v[0]), cmp_entry);
 	tb = out_table_new("files", &o);
