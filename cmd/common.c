@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <err.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <locale.h>
@@ -105,8 +106,11 @@ const char *esc(const char *s)
 	static char bufs[4][4 * PATH_MAX + 1];
 	static unsigned next;
 	char *buf = bufs[next++ % 4];
+	int saved = errno; /* an argument of warn(): keep the error it prints */
 
-	return safe_encode(s ? s : "", buf, sizeof(bufs[0]));
+	safe_encode(s ? s : "", buf, sizeof(bufs[0]));
+	errno = saved;
+	return buf;
 }
 
 static const struct {

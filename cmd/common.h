@@ -65,7 +65,8 @@ void forget_locked_paths(void);
  * are not valid in the locale's encoding, unprintable characters and the
  * backslash of "\\x" become \\xHH; one line stays one line.  safe_encode()
  * fills buf (cut between characters when it is too small); esc() uses one
- * of four static buffers, so up to four may appear in one message.
+ * of four static buffers, so up to four may appear in one message, and
+ * keeps errno (setlocale() may change it), so warn("%s", esc(path)) works.
  * use_ctype_locale() sets LC_CTYPE from the environment (once): the tools
  * call it before printing, esc() calls it itself.
  */

@@ -42,7 +42,7 @@ static struct {
 	struct entry *v;
 	size_t n, alloc;
 	unsigned removed, kept, failed;
-} report_;
+} results;
 
 static struct opts opt;
 
@@ -182,14 +182,14 @@ static void report(const char *path, const char *action,
 	const struct pidlock_record *rec = info->has_record ? &info->record : NULL;
 	struct entry *e;
 
-	if (report_.n == report_.alloc) {
-		size_t n = report_.alloc ? report_.alloc * 2 : 64;
-		if (!(e = reallocarray(report_.v, n, sizeof(*e))))
+	if (results.n == results.alloc) {
+		size_t n = results.alloc ? results.alloc * 2 : 64;
+		if (!(e = reallocarray(results.v, n, sizeof(*e))))
 			err(EX_OSERR, "out of memory");
-		report_.v = e;
-		report_.alloc = n;
+		results.v = e;
+		results.alloc = n;
 	}
-	e = &report_.v[report_.n++];
+	e = &results.v[results.n++];
 	*e = (struct entry){
 		.path = dup_or_die(path), .reason = dup_or_die(info->reason),
 		.comm = dup_or_die(rec ? rec->comm : ""),
@@ -254,23 +254,23 @@ static void print_report(void)
 
 	if (opt.quiet && !opt.json)
 		return;
-	qsort(report_.v, report_.n, sizeof(report_.v[0]), cmp_entry);
+	qsort(results.v, results.n, sizeof(results.v[0]), cmp_entry);
 	tb = out_table_new("files", &o);
 	for (size_t c = 0; c < sizeof(report_cols) / sizeof(report_cols[0]); c++)
 		if (c != R_HOST || opt.json)
 			out_add_column(tb, &report_cols[c], &o);
-	for (size_t i = 0; i < report_.n; i++) {
+	for (size_t i = 0; i < results.n; i++) {
 		if (!opt.json && !opt.verbose &&
-		    strcmp(report_.v[i].action, "kept") == 0)
+		    strcmp(results.v[i].action, "kept") == 0)
 			continue;
-		add_line(tb, &report_.v[i], opt.json);
+		add_line(tb, &results.v[i], opt.json);
 		shown++;
 	}
 	if (opt.json) {
 		snprintf(summary, sizeof(summary),
 			 "\"summary\": {\"%s\": %u, \"kept\": %u, \"failed\": %u}",
-			 opt.dry_run ? "would-remove" : "removed", report_.removed,
-			 report_.kept, report_.failed);
+			 opt.dry_run ? "would-remove" : "removed", results.removed,
+			 results.kept, results.failed);
 		out_print(tb, &o, summary);
 	} else {
 		if (shown)
@@ -278,7 +278,7 @@ static void print_report(void)
 		if (opt.verbose)
 			printf("%s %u, kept %u, failed %u\n",
 			       opt.dry_run ? "would remove" : "removed",
-			       report_.removed, report_.kept, report_.failed);
+			       results.removed, results.kept, results.failed);
 	}
 	scols_unref_table(tb);
 }
@@ -312,7 +312,7 @@ static char *join(const char *dir, const char *name)
 
 static void report_failed(const char *path, struct pidlock_info *info)
 {
-	report_.failed++;
+	results.failed++;
 	if (info->state == PIDLOCK_STATE_NONE)
 		info->state = PIDLOCK_STATE_UNKNOWN;
 	report(path, "failed", info);
@@ -352,14 +352,14 @@ static void clean_one(int dirfd, const char *dir, const char *name)
 		r = pidlock_clean_at(dirfd, name, decide, NULL, &info);
 	}
 	if (r == 1) {
-		report_.removed++;
+		results.removed++;
 		report(path, opt.dry_run ? "would-remove" : "removed", &info);
 	} else if (r == 0) {
-		report_.kept++;
+		results.kept++;
 		report(path, "kept", &info);
 	} else if (r == -ESTALE) {
 		/* An acquirer replaced it while we looked: it is not stale. */
-		report_.kept++;
+		results.kept++;
 		strlcpy(info.reason, "replaced while being judged", sizeof(info.reason));
 		report(path, "kept", &info);
 	} else if (r != -ENOENT) {
@@ -480,5 +480,5 @@ int main(int argc, char **argv)
 		clean_target(argv[i]);
 	pidlock_snapshot_free(snapshot);
 	print_report();
-	return report_.failed ? 1 : 0;
+	return results.failed ? 1 : 0;
 }
