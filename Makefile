@@ -81,6 +81,8 @@ $(B)/config.mk: build-aux/deps
 	   echo "BSD_LIBS := $$($(PKG_CONFIG) --libs libbsd-overlay)"; \
 	   a=$$($(CC) -print-file-name=libbsd.a); test -f "$$a" && \
 	   echo "BSD_STATIC_LIBS := $$($(PKG_CONFIG) --static --libs libbsd-overlay)"; \
+	   echo "SCOLS_CFLAGS := $$($(PKG_CONFIG) --cflags smartcols)"; \
+	   echo "SCOLS_LIBS := $$($(PKG_CONFIG) --libs smartcols)"; \
 	   echo "CMOCKA_CFLAGS := $$($(PKG_CONFIG) --cflags cmocka)"; \
 	   echo "CMOCKA_LIBS := $$($(PKG_CONFIG) --libs cmocka)"; } > $@
 
@@ -120,12 +122,17 @@ TOOL_LIBS = $(if $(and $(filter 1,$(STATIC_BSD)),$(BSD_STATIC_LIBS)),\
 	$(STATIC_BSD_LIBS),$(BSD_LIBS))
 tools: $(TOOL_BINS) $(B)/flock
 
-$(B)/cmd/%.o: cmd/%.c cmd/common.h lib/pidlock.h $(B)/config.mk
+$(B)/cmd/%.o: cmd/%.c cmd/common.h cmd/output.h lib/pidlock.h $(B)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ilib -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(SCOLS_CFLAGS) $(ALL_CFLAGS) -Ilib -c -o $@ $<
 
 $(B)/%: $(B)/cmd/%.o $(CMD_COMMON) $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) $(OUTPUT_LIBS)
+
+# lockstat and lockclean print their tables with libsmartcols (as
+# lslocks does); lockrun prints no table and does not load it.
+$(B)/lockstat $(B)/lockclean: $(B)/cmd/output.o
+$(B)/lockstat $(B)/lockclean: OUTPUT_LIBS = $(SCOLS_LIBS)
 
 # Invoked as flock, lockrun is flock(1).
 $(B)/flock: $(B)/lockrun

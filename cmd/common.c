@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers shared by lockrun, lockstat and lockclean; see common.h. */
+#include <ctype.h>
 #include <dirent.h>
 #include <err.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <locale.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,8 +15,103 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include <wchar.h>
+#include <wctype.h>
 
 #include "common.h"
+
+/*
+ * Untrusted text (file names in world-writable directories, records,
+ * /proc/PID/comm) is shown the way util-linux's mbs_safe_encode() shows
+ * it: a control character, a byte that is not part of a valid multibyte
+ * character and a character that is not printable become \xHH, and so
+ * does the backslash of a literal "\x", so the text stays reversible.
+ * What is printable depends on LC_CTYPE, as in util-linux: under a UTF-8
+ * locale UTF-8 text passes, under C every byte above 0x7f is escaped.
+ */
+void use_ctype_locale(void)
+{
+	static bool done;
+
+	if (!done) {
+		setlocale(LC_CTYPE, "");
+		done = true;
+	}
+}
+
+static size_t put_hex(unsigned char c, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	out[0] = '\\';
+	out[1] = 'x';
+	out[2] = hex[c >> 4];
+	out[3] = hex[c & 15];
+	return 4;
+}
+
+/* The bytes of the character at p, escaped or not, into out (room for
+ * 4 * MB_LEN_MAX); returns how many bytes of p it took. */
+static size_t encode_char(const char *p, mbstate_t *st, char *out,
+			  size_t *outlen)
+{
+	unsigned char c = (unsigned char)*p;
+	wchar_t wc;
+	size_t len;
+
+	*outlen = 0;
+	if ((c == '\\' && p[1] == 'x') || iscntrl(c)) {
+		*outlen = put_hex(c, out);
+		return 1;
+	}
+	len = mbrtowc(&wc, p, MB_CUR_MAX, st);
+	if (len == (size_t)-1 || len == (size_t)-2 || len == 0) {
+		memset(st, 0, sizeof(*st));
+		if (isprint(c))
+			out[(*outlen)++] = (char)c;
+		else
+			*outlen = put_hex(c, out);
+		return 1;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (iswprint((wint_t)wc))
+			out[(*outlen)++] = p[i];
+		else
+			*outlen += put_hex((unsigned char)p[i], out + *outlen);
+	return len;
+}
+
+char *safe_encode(const char *s, char *buf, size_t size)
+{
+	char one[4 * 16];
+	mbstate_t st;
+	size_t off = 0, n;
+
+	use_ctype_locale();
+	memset(&st, 0, sizeof(st));
+	while (*s) {
+		s += encode_char(s, &st, one, &n);
+		if (off + n >= size)
+			break; /* cut between characters, never inside one */
+		memcpy(buf + off, one, n);
+		off += n;
+	}
+	if (size)
+		buf[off] = '\0';
+	return buf;
+}
+
+const char *esc(const char *s)
+{
+	static char bufs[4][4 * PATH_MAX + 1];
+	static unsigned next;
+	char *buf = bufs[next++ % 4];
+	int saved = errno; /* an argument of warn(): keep the error it prints */
+
+	safe_encode(s ? s : "", buf, sizeof(bufs[0]));
+	errno = saved;
+	return buf;
+}
 
 static const struct {
 	const char *suffix;
@@ -63,7 +161,7 @@ int64_t duration_or_die(const char *s, const char *what)
 
 	if (parse_duration(s, &ms) < 0)
 		errx(EX_USAGE, "invalid %s: '%s' (use e.g. 500ms, 1.5, 2m, 1h)",
-		     what, s);
+		     what, esc(s));
 	return ms;
 }
 
@@ -81,7 +179,7 @@ long long number_or_die(const char *s, long long min, long long max,
 	long long v;
 
 	if (parse_number(s, min, max, &v, &why) < 0)
-		errx(EX_USAGE, "invalid %s: '%s': %s", what, s, why);
+		errx(EX_USAGE, "invalid %s: '%s': %s", what, esc(s), why);
 	return v;
 }
 
@@ -118,7 +216,7 @@ int signal_or_die(const char *s)
 	int sig;
 
 	if (parse_signal(s, &sig, &why) < 0)
-		errx(EX_USAGE, "invalid %s: '%s': %s", "signal", s, why);
+		errx(EX_USAGE, "invalid %s: '%s': %s", "signal", esc(s), why);
 	return sig;
 }
 
@@ -188,43 +286,41 @@ static void holders_text(const struct pidlock_info *info, char *buf,
 		snprintf(buf, size, "another process");
 }
 
-/* The command name of pid, from /proc (only read, never signalled). */
-static void plain_comm(pid_t pid, char *buf, size_t size)
+/* The command name of pid, from /proc (only read, never signalled), as
+ * the kernel has it: not escaped. */
+void proc_comm(pid_t pid, char *buf, size_t size)
 {
 	char path[32];
 	FILE *f;
 
-	strlcpy(buf, "?", size);
+	buf[0] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	if (!(f = fopen(path, "re")))
 		return;
-	if (fgets(buf, (int)size, f))
-		buf[strcspn(buf, "\n")] = '\0';
+	if (!fgets(buf, (int)size, f))
+		buf[0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
 	fclose(f);
-	for (char *c = buf; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	if (!buf[0])
-		strlcpy(buf, "?", size);
 }
 
 void describe_holder(const struct pidlock_info *info, char *buf, size_t size)
 {
 	const struct pidlock_record *r = &info->record;
-	char since[32], age[32], who[256], host[80] = "", msg[1100] = "";
+	char since[32], age[32], who[256], host[4 * 65] = "", msg[4 * 1024 + 2] = "";
 	struct utsname u;
 
 	if (!info->has_record && info->pid > 0 && info->nholders == 0) {
 		/* A plain pidfile of a live process: name it, as pgrep would,
 		 * unless the system contradicts the file (then say so). */
-		plain_comm(info->pid, who, sizeof(who));
+		proc_comm(info->pid, who, sizeof(who));
 		if (info->live_pid)
 			snprintf(buf, size, "held by PID %d (%s), per its pidfile",
-				 (int)info->pid, who);
+				 (int)info->pid, who[0] ? esc(who) : "?");
 		else
 			snprintf(buf, size, "its pidfile names PID %d (%s), "
 				 "alive, not proven its writer: %s",
-				 (int)info->pid, who, info->reason);
+				 (int)info->pid, who[0] ? esc(who) : "?",
+				 esc(info->reason));
 		return;
 	}
 	if (!info->has_record || (info->state == PIDLOCK_STATE_LIVE &&
@@ -242,11 +338,11 @@ void describe_holder(const struct pidlock_info *info, char *buf, size_t size)
 	format_since(r->time, since, sizeof(since));
 	format_age((int64_t)time(NULL) - r->time, age, sizeof(age));
 	if (uname(&u) == 0 && strcmp(u.nodename, r->host) != 0)
-		snprintf(host, sizeof(host), " on %s", r->host);
+		snprintf(host, sizeof(host), " on %s", esc(r->host));
 	if (r->message[0])
-		snprintf(msg, sizeof(msg), ": %s", r->message);
+		snprintf(msg, sizeof(msg), ": %s", esc(r->message));
 	snprintf(buf, size, "held by PID %d (%s)%s since %s, %s%s", (int)r->pid,
-		 r->comm, host, since, age, msg);
+		 esc(r->comm), host, since, age, msg);
 	if (info->state == PIDLOCK_STATE_LIVE_INHERITED) {
 		size_t len = strlen(buf);
 		holders_text(info, who, sizeof(who));
@@ -273,7 +369,7 @@ const char *lock_arg_why(int err, char *buf, size_t size)
 	if (err == -EINVAL)
 		return "invalid lock name";
 	if (err != -ENAMETOOLONG && pidlock_dir(dir, sizeof(dir)) < 0) {
-		snprintf(buf, size, "lock directory %s: %s", dir,
+		snprintf(buf, size, "lock directory %s: %s", esc(dir),
 			 pidlock_strerror(err));
 		return buf;
 	}
@@ -462,44 +558,4 @@ int find_locked_path(pid_t pid, dev_t dev, ino_t ino, char *buf, size_t size)
 			return 0;
 	}
 	return -1;
-}
-
-/*
- * The length of the UTF-8 sequence at s, or 0 if it is not one (a stray
- * byte, an overlong form, a surrogate, past U+10FFFF).
- */
-static size_t utf8_length(const char *s)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n = u[0] < 0x80 ? 1 : (u[0] & 0xe0) == 0xc0 ? 2
-		 : (u[0] & 0xf0) == 0xe0 ? 3 : (u[0] & 0xf8) == 0xf0 ? 4 : 0;
-
-	if ((n == 2 && u[0] < 0xc2) || u[0] > 0xf4)
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((u[i] & 0xc0) != 0x80)
-			return 0;
-	if ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] >= 0xa0) ||
-	    (u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] >= 0x90))
-		return 0;
-	return n;
-}
-
-void json_string(const char *s)
-{
-	putchar('"');
-	while (*s) {
-		unsigned char c = (unsigned char)*s;
-		size_t n = utf8_length(s);
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			printf("\\u%04x", c);
-		else if (n == 0) /* not UTF-8: a hostile file name */
-			fputs("\\ufffd", stdout);
-		else
-			fwrite(s, 1, n, stdout);
-		s += n ? n : 1;
-	}
-	putchar('"');
 }

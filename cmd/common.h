@@ -64,10 +64,21 @@ int find_locked_path(pid_t pid, dev_t dev, ino_t ino, char *buf, size_t size);
 void forget_locked_paths(void);
 
 /*
- * Prints s as a JSON string: quotes, backslashes and control characters
- * escaped, and each byte that is not part of valid UTF-8 (file names are
- * bytes) as U+FFFD, so that the output is always valid JSON.
+ * Text from outside (file names, records, /proc) made safe to print, as
+ * util-linux does it (mbs_safe_encode): control characters, bytes that
+ * are not valid in the locale's encoding, unprintable characters and the
+ * backslash of "\\x" become \\xHH; one line stays one line.  safe_encode()
+ * fills buf (cut between characters when it is too small); esc() uses one
+ * of four static buffers, so up to four may appear in one message, and
+ * keeps errno (setlocale() may change it), so warn("%s", esc(path)) works.
+ * use_ctype_locale() sets LC_CTYPE from the environment (once): the tools
+ * call it before printing, esc() calls it itself.
  */
-void json_string(const char *s);
+void use_ctype_locale(void);
+char *safe_encode(const char *s, char *buf, size_t size);
+const char *esc(const char *s);
+
+/* The command name of pid from /proc/PID/comm, raw; "" when unknown. */
+void proc_comm(pid_t pid, char *buf, size_t size);
 
 #endif

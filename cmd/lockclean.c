@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "output.h"
 
 #define MAX_DEAD_HOSTS 16
 
@@ -29,13 +30,21 @@ struct opts {
 	size_t ndead;
 };
 
-struct tally {
-	unsigned removed, kept, failed;
-	bool first_json;
+/* What happened to one file; the report is sorted by path at the end. */
+struct entry {
+	char *path, *reason, *comm, *host;
+	const char *action;
+	enum pidlock_state state;
+	pid_t pid;
 };
 
+static struct {
+	struct entry *v;
+	size_t n, alloc;
+	unsigned removed, kept, failed;
+} results;
+
 static struct opts opt;
-static struct tally tally = { 0, 0, 0, true };
 
 static void usage(void)
 {
@@ -158,47 +167,120 @@ static int decide(const struct pidlock_info *cinfo, void *arg)
 
 /* --- the report --------------------------------------------------------- */
 
-/* The length of the valid UTF-8 sequence at s, or 0. */
-/* Prints s as a JSON string, after ,"key": unless key is NULL. */
-static void json_str(const char *key, const char *s)
+static char *dup_or_die(const char *s)
 {
-	if (key)
-		printf(",\"%s\":", key);
-	json_string(s);
+	char *d = strdup(s);
+
+	if (!d)
+		err(EX_OSERR, "out of memory");
+	return d;
 }
 
 static void report(const char *path, const char *action,
 		   const struct pidlock_info *info)
 {
 	const struct pidlock_record *rec = info->has_record ? &info->record : NULL;
-	bool removed = strcmp(action, "kept") != 0;
+	struct entry *e;
 
-	if (opt.json) {
-		printf("%s\n  {\"path\":", tally.first_json ? "" : ",");
-		tally.first_json = false;
-		json_str(NULL, path);
-		json_str("action", action);
-		json_str("state", pidlock_state_name(info->state));
-		json_str("reason", info->reason);
-		printf(",\"pid\":");
-		if (info->pid)
-			printf("%d", (int)info->pid);
-		else
-			printf("null");
-		if (rec) {
-			json_str("command", rec->comm);
-			json_str("host", rec->host);
-		}
-		putchar('}');
-		return;
+	if (results.n == results.alloc) {
+		size_t n = results.alloc ? results.alloc * 2 : 64;
+		if (!(e = reallocarray(results.v, n, sizeof(*e))))
+			err(EX_OSERR, "out of memory");
+		results.v = e;
+		results.alloc = n;
 	}
-	if (opt.quiet || (!removed && !opt.verbose))
+	e = &results.v[results.n++];
+	*e = (struct entry){
+		.path = dup_or_die(path), .reason = dup_or_die(info->reason),
+		.comm = dup_or_die(rec ? rec->comm : ""),
+		.host = dup_or_die(rec ? rec->host : ""),
+		.action = action, .state = info->state,
+		.pid = rec ? rec->pid : info->pid,
+	};
+}
+
+enum { R_ACTION, R_PATH, R_STATE, R_FILEPID, R_FILECOMMAND, R_HOST, R_REASON };
+
+/* The names and meanings of lockstat's columns of the same name.  Nothing
+ * is truncated: the report is a log, read later in the journal. */
+static const struct out_column report_cols[] = {
+	[R_ACTION] = { "ACTION", 0, 0, SCOLS_JSON_STRING, "" },
+	[R_PATH] = { "PATH", 0, 0, SCOLS_JSON_STRING, "" },
+	[R_STATE] = { "STATE", 0, 0, SCOLS_JSON_STRING, "" },
+	[R_FILEPID] = { "FILEPID", 0, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER, "" },
+	[R_FILECOMMAND] = { "FILECOMMAND", 0, 0, SCOLS_JSON_STRING, "" },
+	[R_HOST] = { "HOST", 0, 0, SCOLS_JSON_STRING, "" },
+	[R_REASON] = { "REASON", 0, 0, SCOLS_JSON_STRING, "" },
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->path,
+		      ((const struct entry *)b)->path);
+}
+
+static void add_line(struct libscols_table *tb, const struct entry *e,
+		     bool json)
+{
+	struct libscols_line *ln = scols_table_new_line(tb, NULL);
+	char pid[16] = "";
+	size_t k = 0;
+
+	if (!ln)
+		err(EX_OSERR, "out of memory");
+	if (e->pid)
+		snprintf(pid, sizeof(pid), "%d", (int)e->pid);
+	out_set(tb, ln, k++, e->action);
+	out_set(tb, ln, k++, e->path);
+	out_set(tb, ln, k++, pidlock_state_name(e->state));
+	out_set(tb, ln, k++, pid);
+	out_set(tb, ln, k++, e->comm);
+	if (json)
+		out_set(tb, ln, k++, e->host);
+	out_set(tb, ln, k, e->reason);
+}
+
+/*
+ * The report, sorted by path: as a table, every file removed (or that
+ * would be) or failed, and with -v every file kept too and a summary line;
+ * as JSON, every file and the summary.
+ */
+static void print_report(void)
+{
+	struct out_opts o = { .format = opt.json ? OUT_JSON : OUT_TABLE };
+	struct libscols_table *tb;
+	size_t shown = 0;
+	char summary[160];
+
+	if (opt.quiet && !opt.json)
 		return;
-	printf("%s %s (%s%s%s", action, path, pidlock_state_name(info->state),
-	       info->reason[0] ? ": " : "", info->reason);
-	if (rec)
-		printf("; was PID %d, %s", (int)rec->pid, rec->comm);
-	printf(")\n");
+	qsort(results.v, results.n, sizeof(results.v[0]), cmp_entry);
+	tb = out_table_new("files", &o);
+	for (size_t c = 0; c < sizeof(report_cols) / sizeof(report_cols[0]); c++)
+		if (c != R_HOST || opt.json)
+			out_add_column(tb, &report_cols[c], &o);
+	for (size_t i = 0; i < results.n; i++) {
+		if (!opt.json && !opt.verbose &&
+		    strcmp(results.v[i].action, "kept") == 0)
+			continue;
+		add_line(tb, &results.v[i], opt.json);
+		shown++;
+	}
+	if (opt.json) {
+		snprintf(summary, sizeof(summary),
+			 "\"summary\": {\"%s\": %u, \"kept\": %u, \"failed\": %u}",
+			 opt.dry_run ? "would-remove" : "removed", results.removed,
+			 results.kept, results.failed);
+		out_print(tb, &o, summary);
+	} else {
+		if (shown)
+			out_print(tb, &o, NULL);
+		if (opt.verbose)
+			printf("%s %u, kept %u, failed %u\n",
+			       opt.dry_run ? "would remove" : "removed",
+			       results.removed, results.kept, results.failed);
+	}
+	scols_unref_table(tb);
 }
 
 /* --- walking ------------------------------------------------------------ */
@@ -230,12 +312,12 @@ static char *join(const char *dir, const char *name)
 
 static void report_failed(const char *path, struct pidlock_info *info)
 {
-	tally.failed++;
+	results.failed++;
 	if (info->state == PIDLOCK_STATE_NONE)
 		info->state = PIDLOCK_STATE_UNKNOWN;
 	report(path, "failed", info);
 	if (!opt.json && !opt.quiet)
-		warnx("%s: %s", path, info->reason);
+		warnx("%s: %s", esc(path), esc(info->reason));
 }
 
 static void clean_one(int dirfd, const char *dir, const char *name)
@@ -270,14 +352,14 @@ static void clean_one(int dirfd, const char *dir, const char *name)
 		r = pidlock_clean_at(dirfd, name, decide, NULL, &info);
 	}
 	if (r == 1) {
-		tally.removed++;
+		results.removed++;
 		report(path, opt.dry_run ? "would-remove" : "removed", &info);
 	} else if (r == 0) {
-		tally.kept++;
+		results.kept++;
 		report(path, "kept", &info);
 	} else if (r == -ESTALE) {
 		/* An acquirer replaced it while we looked: it is not stale. */
-		tally.kept++;
+		results.kept++;
 		strlcpy(info.reason, "replaced while being judged", sizeof(info.reason));
 		report(path, "kept", &info);
 	} else if (r != -ENOENT) {
@@ -285,6 +367,23 @@ static void clean_one(int dirfd, const char *dir, const char *name)
 		report_failed(path, &info);
 	}
 	free(path);
+}
+
+/* A target that could not even be looked at: reported like a file that
+ * failed, so -J has it too (the report is all a script reads). */
+static void target_failed_why(const char *path, const char *why)
+{
+	struct pidlock_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.state = PIDLOCK_STATE_UNKNOWN;
+	strlcpy(info.reason, why, sizeof(info.reason));
+	report_failed(path, &info);
+}
+
+static void target_failed(const char *path, int e)
+{
+	target_failed_why(path, strerror(e));
 }
 
 static void clean_dir(int dirfd, const char *dir, dev_t dev);
@@ -313,9 +412,8 @@ static void clean_dir(int dirfd, const char *dir, dev_t dev)
 	DIR *dp = fdopendir(dirfd);
 
 	if (!dp) {
-		warn("%s", dir);
+		target_failed(dir, errno);
 		close(dirfd);
-		tally.failed++;
 		return;
 	}
 	while ((d = readdir(dp)) != NULL) {
@@ -336,24 +434,23 @@ static void clean_dir(int dirfd, const char *dir, dev_t dev)
 static void clean_target(const char *arg)
 {
 	char path[PATH_MAX], *slash, *base;
+	const char *dir;
 	struct stat st;
 	int fd;
 
 	int r = resolve_lock_arg(arg, path, sizeof(path));
 
 	if (r == -EINVAL)
-		errx(EX_USAGE, "%s: invalid lock name", arg);
+		errx(EX_USAGE, "%s: invalid lock name", esc(arg));
 	if (r < 0) {
 		char why[PATH_MAX + 200];
-		warnx("%s: %s", arg, lock_arg_why(r, why, sizeof(why)));
-		tally.failed++;
+		target_failed_why(arg, lock_arg_why(r, why, sizeof(why)));
 		return;
 	}
 	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
-			warn("%s", path);
-			tally.failed++;
+			target_failed(path, errno);
 			return;
 		}
 		clean_dir(fd, path, st.st_dev);
@@ -363,14 +460,13 @@ static void clean_target(const char *arg)
 	base = slash ? slash + 1 : path;
 	if (slash)
 		*slash = '\0';
-	fd = open(slash ? (path[0] ? path : "/") : ".",
-		  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir = slash ? (path[0] ? path : "/") : ".";
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		warn("%s", path);
-		tally.failed++;
+		target_failed(dir, errno);
 		return;
 	}
-	clean_one(fd, slash ? (path[0] ? path : "/") : ".", base);
+	clean_one(fd, dir, base);
 	close(fd);
 }
 
@@ -379,9 +475,8 @@ int main(int argc, char **argv)
 	char dir[PATH_MAX];
 
 	setprogname(argv[0]);
+	use_ctype_locale();
 	parse_args(argc, argv);
-	if (opt.json)
-		printf("{\"files\":[");
 	if (optind == argc) {
 		if (pidlock_dir(dir, sizeof(dir)) < 0)
 			errx(EX_USAGE, "no lock directory");
@@ -390,9 +485,6 @@ int main(int argc, char **argv)
 	for (int i = optind; i < argc; i++)
 		clean_target(argv[i]);
 	pidlock_snapshot_free(snapshot);
-	if (opt.json)
-		printf("%s]}\n", tally.first_json ? "" : "\n");
-	if (fflush(stdout) != 0 || ferror(stdout))
-		err(EX_IOERR, "write error");
-	return tally.failed ? 1 : 0;
+	print_report();
+	return results.failed ? 1 : 0;
 }

@@ -270,12 +270,12 @@ static int exit_code_for(int err)
 static void say_holder(const struct opts *o, struct pidlock *lock,
 		       const char *what)
 {
-	char text[1600];
+	char text[8192]; /* a message escaped can be 4 times its size */
 
 	if (o->quiet || o->flock_name)
 		return;
 	describe_holder(pidlock_holder(lock), text, sizeof(text));
-	fprintf(stderr, "%s: %s: %s%s\n", getprogname(), pidlock_path(lock),
+	fprintf(stderr, "%s: %s: %s%s\n", getprogname(), esc(pidlock_path(lock)),
 		what, text);
 }
 
@@ -298,10 +298,10 @@ static void conflict_exit(const struct opts *o, struct pidlock *lock, int r)
 static void fail_exit(const struct opts *o, struct pidlock *lock, int r)
 {
 	if (o->flock_name)
-		warnx("cannot open lock file %s: %s", pidlock_path(lock),
+		warnx("cannot open lock file %s: %s", esc(pidlock_path(lock)),
 		      pidlock_strerror(r));
 	else
-		warnx("%s: %s", pidlock_path(lock), pidlock_strerror(r));
+		warnx("%s: %s", esc(pidlock_path(lock)), pidlock_strerror(r));
 	exit(exit_code_for(r));
 }
 
@@ -315,7 +315,7 @@ static int open_directory(const char *path)
 		return -1;
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		err(EX_NOINPUT, "cannot open lock directory %s", path);
+		err(EX_NOINPUT, "cannot open lock directory %s", esc(path));
 	return fd;
 }
 
@@ -336,11 +336,11 @@ static struct pidlock *new_lock(const struct opts *o)
 		errx(EX_DATAERR, "%d: %s", o->fd, strerror(EBADF));
 	if (r < 0 && o->name) {
 		char why[PATH_MAX + 200];
-		errx(r == -EINVAL ? EX_USAGE : EX_NOINPUT, "%s: %s", o->name,
+		errx(r == -EINVAL ? EX_USAGE : EX_NOINPUT, "%s: %s", esc(o->name),
 		     lock_arg_why(r, why, sizeof(why)));
 	}
 	if (r < 0)
-		errx(EX_NOINPUT, "%s: %s", o->path, pidlock_strerror(r));
+		errx(EX_NOINPUT, "%s: %s", esc(o->path), pidlock_strerror(r));
 	if (o->message && (r = pidlock_set_message(lock, o->message)) < 0)
 		errx(EX_USAGE, "invalid message: %s", pidlock_strerror(r));
 	if (o->range && (r = pidlock_set_range(lock, o->start, o->length)) < 0)
@@ -387,13 +387,13 @@ static void take_lock(const struct opts *o, struct pidlock *lock)
 		       seconds_since(&t0));
 	if (pidlock_recovered(lock)) {
 		if (o->verbose)
-			warnx("%s: recovered a stale lock: %s", pidlock_path(lock),
-			      pidlock_holder(lock)->reason);
+			warnx("%s: recovered a stale lock: %s", esc(pidlock_path(lock)),
+			      esc(pidlock_holder(lock)->reason));
 		setenv("LOCKRUN_RECOVERED", "1", 1);
 	}
 	if (pidlock_netfs(lock) && !o->quiet && !o->flock_name)
 		warnx("%s: on a network filesystem: locks may not be seen by "
-		      "other hosts", pidlock_path(lock));
+		      "other hosts", esc(pidlock_path(lock)));
 }
 
 /* --- running the command ------------------------------------------------ */
@@ -414,13 +414,13 @@ static void resolve_user(const char *spec, struct target_user *u)
 	snprintf(user, sizeof(user), "%.*s",
 		 (int)(colon ? (size_t)(colon - spec) : strlen(spec)), spec);
 	if (!(pw = getpwnam(user)))
-		errx(EX_NOUSER, "unknown user: %s", user);
+		errx(EX_NOUSER, "unknown user: %s", esc(user));
 	u->uid = pw->pw_uid;
 	u->gid = pw->pw_gid;
 	strlcpy(u->name, pw->pw_name, sizeof(u->name));
 	if (colon) {
 		if (!(gr = getgrnam(colon + 1)))
-			errx(EX_NOUSER, "unknown group: %s", colon + 1);
+			errx(EX_NOUSER, "unknown group: %s", esc(colon + 1));
 		u->gid = gr->gr_gid;
 	}
 }
@@ -452,10 +452,10 @@ static void run_command(const struct opts *o, struct pidlock *lock,
 	if (o->user)
 		drop_privileges(u);
 	if (o->verbose)
-		printf("%s: executing %s\n", getprogname(), o->argv[0]);
+		printf("%s: executing %s\n", getprogname(), esc(o->argv[0]));
 	fflush(stdout);
 	execvp(o->argv[0], o->argv);
-	warn("failed to execute %s", o->argv[0]);
+	warn("failed to execute %s", esc(o->argv[0]));
 	if (o->no_fork) /* nobody else will: leave no file behind */
 		(void)pidlock_release(lock);
 	_exit(errno == ENOMEM ? EX_OSERR : EX_UNAVAILABLE);
@@ -498,7 +498,7 @@ static void on_deadline(const struct opts *o, pid_t child, struct watch *w)
 			w->kill_at = now + o->kill_after_ms;
 		if (!o->quiet)
 			warnx("%s: max time reached; sent signal %d to PID %d",
-			      o->argv[0], o->max_time_signal, (int)child);
+			      esc(o->argv[0]), o->max_time_signal, (int)child);
 	} else if (w->kill_at && now >= w->kill_at) {
 		kill(child, SIGKILL);
 		w->kill_at = 0;
@@ -606,7 +606,7 @@ static int fork_and_supervise(const struct opts *o, struct pidlock *lock,
 		run_command(o, lock, u);
 	}
 	if (handed && (r = pidlock_update(lock, child)) < 0 && r != -EINVAL)
-		warnx("%s: cannot record PID %d: %s", pidlock_path(lock),
+		warnx("%s: cannot record PID %d: %s", esc(pidlock_path(lock)),
 		      (int)child, pidlock_strerror(r));
 	status = supervise(o, child);
 	if (handed)
@@ -615,9 +615,9 @@ static int fork_and_supervise(const struct opts *o, struct pidlock *lock,
 	r = pidlock_release(lock);
 	if (r == -EWOULDBLOCK && o->verbose)
 		warnx("%s: still held by a process the command started; left in place",
-		      pidlock_path(lock));
+		      esc(pidlock_path(lock)));
 	else if (r < 0 && r != -EWOULDBLOCK && !o->flock_name)
-		warnx("%s: %s", pidlock_path(lock), pidlock_strerror(r));
+		warnx("%s: %s", esc(pidlock_path(lock)), pidlock_strerror(r));
 	return status;
 }
 
@@ -653,7 +653,7 @@ int main(int argc, char **argv)
 	if (o.unlock) { /* flock(1) -u FILE CMD: nothing to hold; just run it */
 		execvp(o.argv[0], o.argv);
 		err(errno == ENOMEM ? EX_OSERR : EX_UNAVAILABLE,
-		    "failed to execute %s", o.argv[0]);
+		    "failed to execute %s", esc(o.argv[0]));
 	}
 	if (o.user)
 		resolve_user(o.user, &u);

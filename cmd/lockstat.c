@@ -22,44 +22,52 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "output.h"
 
 /* LSB init-script status codes (--status). */
 enum { LSB_RUNNING = 0, LSB_DEAD_PIDFILE = 1, LSB_NOT_RUNNING = 3,
        LSB_UNKNOWN = 4 };
 
-enum col { C_PATH, C_STATE, C_PID, C_COMMAND, C_SINCE, C_AGE, C_HOST,
-	   C_HOLDERS, C_MESSAGE, C_MODE, C_TYPE, C_UID, C_BOOT, C_REASON,
-	   C_HOLDER, C_OWNER, C_SIZE, C_INODE, C_COUNT };
+enum col { C_PATH, C_STATE, C_FILEPID, C_FILECOMMAND, C_SINCE, C_AGE,
+	   C_HOST, C_HOLDERS, C_MESSAGE, C_PID, C_COMMAND, C_WAITERS, C_MODE,
+	   C_TYPE, C_FORMAT, C_UID, C_BOOT, C_REASON, C_HOLDER, C_OWNER,
+	   C_SIZE, C_INODE, C_COUNT };
 
-static const struct column {
-	const char *name;
-	const char *help;
-	bool numeric;
-} columns[C_COUNT] = {
-	[C_PATH] = { "PATH", "path of the lock file", false },
-	[C_STATE] = { "STATE", "live, live-inherited, stale, reused, foreign, free, remote, corrupt, unsafe, unknown", false },
-	[C_PID] = { "PID", "the PID the file names", true },
-	[C_COMMAND] = { "COMMAND", "command name in the record", false },
-	[C_SINCE] = { "SINCE", "when the lock was taken", false },
-	[C_AGE] = { "AGE", "how long ago", false },
-	[C_HOST] = { "HOST", "host name in the record", false },
-	[C_HOLDERS] = { "HOLDERS", "PIDs that hold the lock (kernel)", false },
-	[C_MESSAGE] = { "MESSAGE", "message in the record", false },
-	[C_MODE] = { "MODE", "lock mode held: WRITE or READ", false },
-	[C_TYPE] = { "TYPE", "pidlock, plain (pidfile) or flock (no PID)", false },
-	[C_UID] = { "UID", "uid in the record", true },
-	[C_BOOT] = { "BOOT", "boot id in the record", false },
-	[C_REASON] = { "REASON", "why the state", false },
-	[C_HOLDER] = { "HOLDER", "PID that took the lock (record)", true },
-	[C_OWNER] = { "OWNER", "uid that owns the file", true },
-	[C_SIZE] = { "SIZE", "file size", true },
-	[C_INODE] = { "INODE", "inode number", true },
+/*
+ * The columns; a JSON key is its column's name in lower case.  A name that
+ * lslocks(8) also has means what it means there (PID and COMMAND: the
+ * process holding the lock; TYPE: the kind of lock; SIZE: a size string);
+ * what the file says has names of its own (FILEPID, FILECOMMAND, FORMAT).
+ */
+static struct out_column columns[C_COUNT] = {
+	[C_PATH] = { "PATH", 0.3, SCOLS_FL_TRUNC, SCOLS_JSON_STRING, "path of the lock file" },
+	[C_STATE] = { "STATE", 0, 0, SCOLS_JSON_STRING, "the file's state (see below)" },
+	[C_FILEPID] = { "FILEPID", 0, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER, "the PID the file names" },
+	[C_FILECOMMAND] = { "FILECOMMAND", 0, 0, SCOLS_JSON_STRING, "command name in the record" },
+	[C_SINCE] = { "SINCE", 0, 0, SCOLS_JSON_NUMBER, "when the lock was taken (record)" },
+	[C_AGE] = { "AGE", 0, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER, "how long ago" },
+	[C_HOST] = { "HOST", 0, 0, SCOLS_JSON_STRING, "host name in the record" },
+	[C_HOLDERS] = { "HOLDERS", 0, 0, SCOLS_JSON_ARRAY_NUMBER, "PIDs holding the lock (kernel)" },
+	[C_MESSAGE] = { "MESSAGE", 0.2, SCOLS_FL_TRUNC, SCOLS_JSON_STRING, "message in the record, or why the state" },
+	[C_PID] = { "PID", 0, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER, "PID of the process holding the lock" },
+	[C_COMMAND] = { "COMMAND", 0, 0, SCOLS_JSON_STRING, "command of the process holding the lock" },
+	[C_WAITERS] = { "WAITERS", 0, 0, SCOLS_JSON_ARRAY_NUMBER, "PIDs waiting for the lock (kernel)" },
+	[C_MODE] = { "MODE", 0, 0, SCOLS_JSON_STRING, "lock access mode: WRITE or READ" },
+	[C_TYPE] = { "TYPE", 0, 0, SCOLS_JSON_STRING, "kind of lock: FLOCK, POSIX or OFDLCK" },
+	[C_FORMAT] = { "FORMAT", 0, 0, SCOLS_JSON_STRING, "content: pidlock, plain (pidfile), flock (none)" },
+	[C_UID] = { "UID", 0, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER, "uid in the record" },
+	[C_BOOT] = { "BOOT", 0, 0, SCOLS_JSON_STRING, "boot id in the record" },
+	[C_REASON] = { "REASON", 0.2, SCOLS_FL_TRUNC, SCOLS_JSON_STRING, "why the state" },
+	[C_HOLDER] = { "HOLDER", 0, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER, "PID that took the lock (record)" },
+	[C_OWNER] = { "OWNER", 0, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER, "uid that owns the file" },
+	[C_SIZE] = { "SIZE", 0, SCOLS_FL_RIGHT, SCOLS_JSON_STRING, "file size (in bytes with --bytes)" },
+	[C_INODE] = { "INODE", 0, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER, "inode number" },
 };
 
-static const enum col default_cols[] = { C_PATH, C_STATE, C_PID, C_COMMAND,
-	C_SINCE, C_AGE, C_HOST, C_HOLDERS, C_MESSAGE };
+static const enum col default_cols[] = { C_PATH, C_STATE, C_FILEPID,
+	C_FILECOMMAND, C_SINCE, C_AGE, C_HOST, C_HOLDERS, C_MESSAGE };
 
-#define MESSAGE_WIDTH 40
+enum time_format { TIME_SHORT, TIME_FULL, TIME_ISO };
 
 struct row {
 	char *path; /* on the heap: rows of 10,000 files should not be 60 MB */
@@ -67,9 +75,11 @@ struct row {
 };
 
 struct opts {
-	enum col cols[C_COUNT];
+	int cols[C_COUNT];
 	size_t ncols;
-	bool noheadings, raw, notruncate, json, quiet, all;
+	struct out_opts out;
+	bool quiet, all, bytes;
+	enum time_format time_format;
 	const char *status, *pid;
 	int64_t watch_ms;
 };
@@ -77,6 +87,7 @@ struct opts {
 struct table {
 	struct row *rows;
 	size_t n, alloc;
+	bool missing; /* a FILE or NAME given does not exist */
 };
 
 static void usage(void)
@@ -88,35 +99,42 @@ static void usage(void)
 	       "\nShow who holds which lock file or pidfile, and whether it is stale.\n"
 	       "Without arguments, the lock directory is listed.\n"
 	       "\nOptions:\n"
-	       " -o, --output LIST      columns to show (see below)\n"
+	       " -o, --output LIST      columns to show; +LIST adds to the default\n"
 	       "     --output-all       show all columns\n"
 	       " -n, --noheadings       do not print a header line\n"
-	       " -r, --raw              raw output: no padding, escaped spaces\n"
-	       " -u, --notruncate       do not truncate messages\n"
+	       " -r, --raw              raw output: no padding, blanks escaped\n"
+	       " -P, --pairs            KEY=\"value\" output\n"
 	       " -J, --json             JSON output (schema in lockstat(1))\n"
+	       " -u, --notruncate       do not truncate text to the terminal width\n"
+	       " -b, --bytes            SIZE in bytes, not in K, M, G\n"
+	       "     --time-format FMT  SINCE as short, full or iso (ISO 8601)\n"
 	       " -q, --quiet            print nothing; exit status only\n"
 	       " -a, --all              every file lock on the system\n"
-	       " -w, --watch[=INTERVAL] redraw every INTERVAL (default 2s)\n"
+	       " -w, --watch[=INTERVAL] repeat every INTERVAL (default 2s)\n"
 	       "     --status FILE|NAME LSB status: 0 running, 1 dead with pidfile,\n"
 	       "                        3 not running, 4 unknown\n"
 	       "     --pid FILE|NAME    print the PID of the live holder only\n"
 	       " -h, --help             display this help\n"
-	       " -V, --version          display version\n"
-	       "\nColumns:\n", getprogname());
-	for (int i = 0; i < C_COUNT; i++)
-		printf(" %8s  %s\n", columns[i].name, columns[i].help);
-	printf("\nSee lockstat(1).\n");
+	       " -V, --version          display version\n", getprogname());
+	out_help_columns(columns, C_COUNT);
+	printf("\nStates:\n"
+	       " live, live-inherited, stale, reused, foreign, free, remote,\n"
+	       " corrupt, unsafe, unknown, none\n"
+	       "\nSee lockstat(1).\n");
 }
 
-enum { OPT_OUTPUT_ALL = 256, OPT_STATUS, OPT_PID };
+enum { OPT_OUTPUT_ALL = 256, OPT_STATUS, OPT_PID, OPT_TIME_FORMAT };
 
 static const struct option long_options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "output-all", no_argument, NULL, OPT_OUTPUT_ALL },
 	{ "noheadings", no_argument, NULL, 'n' },
 	{ "raw", no_argument, NULL, 'r' },
+	{ "pairs", no_argument, NULL, 'P' },
 	{ "notruncate", no_argument, NULL, 'u' },
 	{ "json", no_argument, NULL, 'J' },
+	{ "bytes", no_argument, NULL, 'b' },
+	{ "time-format", required_argument, NULL, OPT_TIME_FORMAT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "all", no_argument, NULL, 'a' },
 	{ "watch", optional_argument, NULL, 'w' },
@@ -127,25 +145,15 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void parse_columns(struct opts *o, const char *list)
+static enum time_format time_format_or_die(const char *s)
 {
-	char buf[512], *tok, *save = NULL;
-
-	if (strlcpy(buf, *list == '+' ? list + 1 : list, sizeof(buf)) >= sizeof(buf))
-		errx(EX_USAGE, "column list too long");
-	if (*list != '+')
-		o->ncols = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		int c;
-		for (c = 0; c < C_COUNT && strcasecmp(tok, columns[c].name); c++)
-			;
-		if (c == C_COUNT)
-			errx(EX_USAGE, "unknown column: %s", tok);
-		if (o->ncols < C_COUNT)
-			o->cols[o->ncols++] = (enum col)c;
-	}
-	if (!o->ncols)
-		errx(EX_USAGE, "no columns");
+	if (strcmp(s, "short") == 0)
+		return TIME_SHORT;
+	if (strcmp(s, "full") == 0)
+		return TIME_FULL;
+	if (strcmp(s, "iso") == 0)
+		return TIME_ISO;
+	errx(EX_USAGE, "invalid time format: '%s' (short, full or iso)", esc(s));
 }
 
 static void parse_args(struct opts *o, int argc, char **argv)
@@ -154,19 +162,24 @@ static void parse_args(struct opts *o, int argc, char **argv)
 
 	memset(o, 0, sizeof(*o));
 	for (size_t i = 0; i < sizeof(default_cols) / sizeof(default_cols[0]); i++)
-		o->cols[o->ncols++] = default_cols[i];
-	while ((c = getopt_long(argc, argv, "o:nruJqaw::hV", long_options,
+		o->cols[o->ncols++] = (int)default_cols[i];
+	while ((c = getopt_long(argc, argv, "o:nrPuJbqaw::hV", long_options,
 				NULL)) != -1) {
 		switch (c) {
-		case 'o': parse_columns(o, optarg); break;
+		case 'o':
+			out_parse_columns(optarg, columns, C_COUNT, o->cols, &o->ncols);
+			break;
 		case OPT_OUTPUT_ALL:
 			for (o->ncols = 0; o->ncols < C_COUNT; o->ncols++)
-				o->cols[o->ncols] = (enum col)o->ncols;
+				o->cols[o->ncols] = (int)o->ncols;
 			break;
-		case 'n': o->noheadings = true; break;
-		case 'r': o->raw = true; break;
-		case 'u': o->notruncate = true; break;
-		case 'J': o->json = true; break;
+		case 'n': o->out.noheadings = true; break;
+		case 'r': o->out.format = OUT_RAW; break;
+		case 'P': o->out.format = OUT_PAIRS; break;
+		case 'u': o->out.notruncate = true; break;
+		case 'J': o->out.format = OUT_JSON; break;
+		case 'b': o->bytes = true; break;
+		case OPT_TIME_FORMAT: o->time_format = time_format_or_die(optarg); break;
 		case 'q': o->quiet = true; break;
 		case 'a': o->all = true; break;
 		case 'w':
@@ -192,6 +205,12 @@ static void parse_args(struct opts *o, int argc, char **argv)
 		errx(EX_USAGE, "--status and --pid take exactly one lock");
 	if (o->status && o->pid)
 		errx(EX_USAGE, "--status and --pid are exclusive");
+	/* One JSON document per line when watching (JSON Lines). */
+	o->out.jsonl = o->watch_ms && o->out.format == OUT_JSON;
+	if (o->bytes)
+		columns[C_SIZE].json_type = SCOLS_JSON_NUMBER;
+	if (o->time_format == TIME_ISO)
+		columns[C_SINCE].json_type = SCOLS_JSON_STRING;
 }
 
 /* --- collecting rows ---------------------------------------------------- */
@@ -252,7 +271,7 @@ static int list_dir(struct table *t, const char *dir,
 	DIR *dp;
 
 	if (fd < 0 || !(dp = fdopendir(fd))) {
-		warn("%s", dir);
+		warn("%s", esc(dir));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -276,7 +295,7 @@ static int add_target(struct table *t, const char *arg,
 
 	if (e < 0) {
 		char why[PATH_MAX + 200];
-		warnx("%s: %s", arg, lock_arg_why(e, why, sizeof(why)));
+		warnx("%s: %s", esc(arg), lock_arg_why(e, why, sizeof(why)));
 		return -1;
 	}
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
@@ -290,6 +309,8 @@ static int add_target(struct table *t, const char *arg,
 		snprintf(r->info.reason, sizeof(r->info.reason), "%s",
 			 pidlock_strerror(e));
 	}
+	if (r->info.state == PIDLOCK_STATE_NONE)
+		t->missing = true; /* still a row: "none" is an answer too */
 	return 0;
 }
 
@@ -306,174 +327,182 @@ static bool held(const struct pidlock_info *i)
 	       i->state == PIDLOCK_STATE_LIVE_INHERITED;
 }
 
-static void holders_list(const struct pidlock_info *i, char *buf, size_t size)
+/* The first process holding the lock (not waiting for it), or NULL. */
+static const struct pidlock_kernel_holder *first_holder(const struct pidlock_info *i)
+{
+	for (unsigned k = 0; k < i->nholders; k++)
+		if (!i->holders[k].waiting)
+			return &i->holders[k];
+	return NULL;
+}
+
+/* The PIDs that hold (or wait for) the lock: "1,2" in a table, one per
+ * line for a JSON array.  OFD locks have no PID: they are left out. */
+static void pid_list(const struct pidlock_info *i, bool waiting, bool json,
+		     char *buf, size_t size)
 {
 	size_t off = 0;
 
 	buf[0] = '\0';
 	for (unsigned k = 0; k < i->nholders && off < size; k++) {
 		const struct pidlock_kernel_holder *h = &i->holders[k];
-		int n = snprintf(buf + off, size - off, "%s%d%s", off ? "," : "",
-				 (int)h->pid, h->waiting ? "(waiting)" : "");
+		if (!h->waiting != !waiting || h->pid <= 0)
+			continue;
+		int n = snprintf(buf + off, size - off, "%s%d",
+				 off ? (json ? "\n" : ",") : "", (int)h->pid);
 		if (n > 0)
 			off += (size_t)n;
 	}
 }
 
-static const char *lock_mode(const struct pidlock_info *i)
+/* lslocks' names for the kinds of lock. */
+static const char *lock_type(const struct pidlock_kernel_holder *h)
 {
-	for (unsigned k = 0; k < i->nholders; k++)
-		if (!i->holders[k].waiting)
-			return i->holders[k].exclusive ? "WRITE" : "READ";
-	return "";
+	return h->flock ? "FLOCK" : h->pid > 0 ? "POSIX" : "OFDLCK";
 }
 
-/* The text of one cell; "" when there is nothing to say. */
-static void cell(const struct row *r, enum col c, char *buf, size_t size)
+/* As util-linux prints sizes (lslocks' SIZE): 92B, 4K, 4.9K, 1.5M. */
+static void human_size(long long bytes, char *buf, size_t size)
+{
+	static const char units[] = "BKMGTPE";
+	long long whole = bytes, scale = 1;
+	int u = 0, tenths;
+
+	while (whole >= 1024 && units[u + 1]) {
+		whole /= 1024;
+		scale *= 1024;
+		u++;
+	}
+	if (u == 0) {
+		snprintf(buf, size, "%lldB", bytes);
+		return;
+	}
+	tenths = (int)(((bytes - whole * scale) * 10 + scale / 2) / scale);
+	if (tenths == 10) {
+		whole++;
+		tenths = 0;
+	}
+	if (tenths)
+		snprintf(buf, size, "%lld.%d%c", whole, tenths, units[u]);
+	else
+		snprintf(buf, size, "%lld%c", whole, units[u]);
+}
+
+static void format_time(int64_t when, enum time_format f, char *buf, size_t size)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+
+	if (f == TIME_SHORT) {
+		format_since(when, buf, size);
+		return;
+	}
+	localtime_r(&t, &tm);
+	strftime(buf, size, f == TIME_ISO ? "%Y-%m-%dT%H:%M:%S%z" : "%Y-%m-%d %H:%M:%S",
+		 &tm);
+	if (f == TIME_ISO && strlen(buf) > 5) { /* +0100 -> +01:00, as ISO 8601 */
+		size_t len = strlen(buf);
+		if (len + 2 <= size) {
+			memmove(buf + len - 1, buf + len - 2, 3);
+			buf[len - 2] = ':';
+		}
+	}
+}
+
+/* The text of one cell; "" when there is nothing to say (null in JSON). */
+static void cell(const struct opts *o, const struct row *r, enum col c,
+		 char *buf, size_t size)
 {
 	const struct pidlock_info *i = &r->info;
 	const struct pidlock_record *rec = i->has_record ? &i->record : NULL;
+	const struct pidlock_kernel_holder *h = first_holder(i);
+	bool json = o->out.format == OUT_JSON;
 
 	buf[0] = '\0';
 	switch (c) {
 	case C_PATH: strlcpy(buf, r->path, size); break;
 	case C_STATE: strlcpy(buf, pidlock_state_name(i->state), size); break;
-	case C_PID: if (i->pid) snprintf(buf, size, "%d", (int)i->pid); break;
-	case C_COMMAND: if (rec) strlcpy(buf, rec->comm, size); break;
-	case C_SINCE: if (rec) format_since(rec->time, buf, size); break;
-	case C_AGE: if (rec) format_age((int64_t)time(NULL) - rec->time, buf, size); break;
+	case C_FILEPID: if (i->pid) snprintf(buf, size, "%d", (int)i->pid); break;
+	case C_FILECOMMAND: if (rec) strlcpy(buf, rec->comm, size); break;
+	case C_SINCE:
+		if (rec && json && o->time_format != TIME_ISO)
+			snprintf(buf, size, "%lld", (long long)rec->time);
+		else if (rec)
+			format_time(rec->time, o->time_format, buf, size);
+		break;
+	case C_AGE:
+		if (rec && json)
+			snprintf(buf, size, "%lld", (long long)(time(NULL) - rec->time));
+		else if (rec)
+			format_age((int64_t)time(NULL) - rec->time, buf, size);
+		break;
 	case C_HOST: if (rec) strlcpy(buf, rec->host, size); break;
-	case C_HOLDERS: holders_list(i, buf, size); break;
+	case C_HOLDERS: pid_list(i, false, json, buf, size); break;
+	case C_WAITERS: pid_list(i, true, json, buf, size); break;
 	case C_MESSAGE:
-		/* Where there is no message to show, say why the state. */
+		/* In a table, where there is no message, say why the state. */
 		if (rec && rec->message[0])
 			strlcpy(buf, rec->message, size);
-		else if (!held(i) && i->state != PIDLOCK_STATE_FREE && i->reason[0])
+		else if (!json && !held(i) && i->state != PIDLOCK_STATE_FREE &&
+			 i->reason[0])
 			snprintf(buf, size, "(%s)", i->reason);
 		break;
-	case C_MODE: strlcpy(buf, lock_mode(i), size); break;
-	case C_TYPE: strlcpy(buf, pidlock_type_name(i->type), size); break;
+	case C_PID: if (h && h->pid > 0) snprintf(buf, size, "%d", (int)h->pid); break;
+	case C_COMMAND:
+		if (h && h->pid > 0) {
+			if (rec && rec->pid == h->pid && i->state == PIDLOCK_STATE_LIVE)
+				strlcpy(buf, rec->comm, size);
+			else
+				proc_comm(h->pid, buf, size);
+		}
+		break;
+	case C_MODE: if (h) strlcpy(buf, h->exclusive ? "WRITE" : "READ", size); break;
+	case C_TYPE: if (h) strlcpy(buf, lock_type(h), size); break;
+	case C_FORMAT:
+		if (i->state != PIDLOCK_STATE_NONE)
+			strlcpy(buf, pidlock_type_name(i->type), size);
+		break;
 	case C_UID: if (rec) snprintf(buf, size, "%u", (unsigned)rec->uid); break;
 	case C_BOOT: if (rec) strlcpy(buf, rec->boot_id, size); break;
 	case C_REASON: strlcpy(buf, i->reason, size); break;
 	case C_HOLDER: if (rec) snprintf(buf, size, "%d", (int)rec->holder); break;
 	case C_OWNER: if (i->state != PIDLOCK_STATE_NONE) snprintf(buf, size, "%u", (unsigned)i->file_uid); break;
-	case C_SIZE: if (i->state != PIDLOCK_STATE_NONE) snprintf(buf, size, "%lld", (long long)i->size); break;
+	case C_SIZE:
+		if (i->state == PIDLOCK_STATE_NONE)
+			break;
+		if (o->bytes)
+			snprintf(buf, size, "%lld", (long long)i->size);
+		else
+			human_size((long long)i->size, buf, size);
+		break;
 	case C_INODE: if (i->ino) snprintf(buf, size, "%llu", (unsigned long long)i->ino); break;
 	case C_COUNT: break;
 	}
+	if (!strcmp(buf, "-") && c == C_FORMAT)
+		buf[0] = '\0';
 }
 
-static void print_raw_cell(const char *s)
+static void print_rows(const struct opts *o, const struct table *t)
 {
-	if (!*s) {
-		fputs("-", stdout);
-		return;
-	}
-	for (; *s; s++)
-		if (*s == ' ' || *s == '\\')
-			printf("\\x%02x", (unsigned char)*s);
-		else
-			putchar(*s);
-}
+	struct libscols_table *tb = out_table_new("locks", &o->out);
+	char *buf = malloc(PATH_MAX + 2048);
 
-static void print_table(const struct opts *o, const struct table *t)
-{
-	size_t width[C_COUNT] = { 0 };
-	char buf[PATH_MAX + 64];
-
+	if (!buf)
+		err(EX_OSERR, "out of memory");
 	for (size_t k = 0; k < o->ncols; k++)
-		width[k] = o->noheadings ? 0 : strlen(columns[o->cols[k]].name);
-	for (size_t n = 0; n < t->n; n++)
-		for (size_t k = 0; k < o->ncols; k++) {
-			cell(&t->rows[n], o->cols[k], buf, sizeof(buf));
-			size_t len = strlen(buf);
-			if (o->cols[k] == C_MESSAGE && !o->notruncate && len > MESSAGE_WIDTH)
-				len = MESSAGE_WIDTH;
-			if (len > width[k])
-				width[k] = len;
-		}
-	for (size_t n = o->noheadings ? 0 : (size_t)-1; n != t->n; n++) {
-		for (size_t k = 0; k < o->ncols; k++) {
-			enum col c = o->cols[k];
-			bool last = k + 1 == o->ncols;
-			if (n == (size_t)-1)
-				strlcpy(buf, columns[c].name, sizeof(buf));
-			else
-				cell(&t->rows[n], c, buf, sizeof(buf));
-			if (c == C_MESSAGE && !o->notruncate && !o->raw &&
-			    strlen(buf) > MESSAGE_WIDTH)
-				strlcpy(buf + MESSAGE_WIDTH - 3, "...", 4);
-			if (o->raw)
-				print_raw_cell(buf);
-			else if (columns[c].numeric)
-				printf("%*s", (int)width[k], buf);
-			else
-				printf("%-*s", last ? 0 : (int)width[k], buf);
-			fputs(last ? "\n" : " ", stdout);
-		}
-	}
-}
-
-static void json_holders(const struct pidlock_info *i)
-{
-	putchar('[');
-	for (unsigned k = 0; k < i->nholders; k++) {
-		const struct pidlock_kernel_holder *h = &i->holders[k];
-		printf("%s{\"pid\":%d,\"uid\":", k ? "," : "", (int)h->pid);
-		if (h->uid == (uid_t)-1)
-			fputs("null", stdout);
-		else
-			printf("%u", (unsigned)h->uid);
-		printf(",\"mode\":\"%s\",\"kind\":\"%s\",\"waiting\":%s}",
-		       h->exclusive ? "WRITE" : "READ", h->flock ? "flock" : "posix",
-		       h->waiting ? "true" : "false");
-	}
-	putchar(']');
-}
-
-static void json_cell(const struct row *r, enum col c)
-{
-	char buf[PATH_MAX + 64];
-
-	if (c == C_HOLDERS) {
-		json_holders(&r->info);
-		return;
-	}
-	if (c == C_SINCE || c == C_AGE) {
-		if (!r->info.has_record)
-			fputs("null", stdout);
-		else
-			printf("%lld", (long long)(c == C_SINCE ? r->info.record.time
-					   : (int64_t)time(NULL) - r->info.record.time));
-		return;
-	}
-	cell(r, c, buf, sizeof(buf));
-	if (!buf[0] && c != C_STATE && c != C_PATH && c != C_REASON)
-		fputs("null", stdout);
-	else if (columns[c].numeric)
-		fputs(buf, stdout);
-	else
-		json_string(buf);
-}
-
-static void print_json(const struct opts *o, const struct table *t)
-{
-	char name[32];
-
-	printf("{\"locks\":[");
+		out_add_column(tb, &columns[o->cols[k]], &o->out);
 	for (size_t n = 0; n < t->n; n++) {
-		printf("%s\n  {", n ? "," : "");
+		struct libscols_line *ln = scols_table_new_line(tb, NULL);
+		if (!ln)
+			err(EX_OSERR, "out of memory");
 		for (size_t k = 0; k < o->ncols; k++) {
-			strlcpy(name, columns[o->cols[k]].name, sizeof(name));
-			for (char *p = name; *p; p++)
-				*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-			printf("%s\"%s\":", k ? "," : "", name);
-			json_cell(&t->rows[n], o->cols[k]);
+			cell(o, &t->rows[n], (enum col)o->cols[k], buf, PATH_MAX + 2048);
+			out_set(tb, ln, k, buf);
 		}
-		putchar('}');
 	}
-	printf("%s]}\n", t->n ? "\n" : "");
+	free(buf);
+	out_print(tb, &o->out, NULL);
+	scols_unref_table(tb);
 }
 
 /* --- modes -------------------------------------------------------------- */
@@ -521,7 +550,7 @@ static int inspect_one(const char *arg, struct pidlock_info *info)
 
 	r = resolve_lock_arg(arg, path, sizeof(path));
 	if (r == -EINVAL)
-		errx(EX_USAGE, "%s: invalid lock name", arg);
+		errx(EX_USAGE, "%s: invalid lock name", esc(arg));
 	if (r == 0)
 		r = pidlock_inspect(path, NULL, info);
 	if (r < 0) {
@@ -550,9 +579,9 @@ static int pid_mode(const struct opts *o)
 	pid = live_pid(&info);
 	if (!pid) {
 		if (!o->quiet)
-			warnx("%s: no live holder (%s%s%s)", o->pid,
+			warnx("%s: no live holder (%s%s%s)", esc(o->pid),
 			      pidlock_state_name(info.state),
-			      info.reason[0] ? ": " : "", info.reason);
+			      info.reason[0] ? ": " : "", esc(info.reason));
 		return 1;
 	}
 	printf("%d\n", (int)pid);
@@ -600,8 +629,13 @@ static int collect(const struct opts *o, int argc, char **argv, struct table *t)
 	int bad = 0, r;
 
 	r = pidlock_snapshot_new(&snap);
-	if (r < 0)
+	if (r < 0 && o->all) {
+		/* Every lock is what -a asks for: none known is a failure. */
+		warnx("/proc/locks: %s (cannot list the locks)", pidlock_strerror(r));
+		bad = 1;
+	} else if (r < 0) {
 		warnx("/proc/locks: %s (holders unknown)", pidlock_strerror(r));
+	}
 	if (o->all)
 		all_locks(t, snap);
 	else if (optind == argc) {
@@ -617,19 +651,17 @@ static int collect(const struct opts *o, int argc, char **argv, struct table *t)
 	return bad;
 }
 
+/* Exit status: 1 when something could not be inspected, else 2 when a
+ * FILE or NAME given does not exist (see EXIT STATUS in lockstat(1)). */
 static int show(const struct opts *o, int argc, char **argv)
 {
-	struct table t = { NULL, 0, 0 };
+	struct table t = { NULL, 0, 0, false };
 	int bad = collect(o, argc, argv, &t);
 
-	if (o->json)
-		print_json(o, &t);
-	else if (!o->quiet && (t.n || !o->noheadings))
-		print_table(o, &t);
+	if (!o->quiet)
+		print_rows(o, &t);
 	free_table(&t);
-	if (fflush(stdout) != 0 || ferror(stdout))
-		err(EX_IOERR, "write error");
-	return bad ? 1 : 0;
+	return bad ? 1 : t.missing ? 2 : 0;
 }
 
 static volatile sig_atomic_t interrupted;
@@ -640,14 +672,23 @@ static void on_interrupt(int sig)
 	interrupted = 1;
 }
 
+/*
+ * On a terminal each round redraws the screen; elsewhere (a file, a pipe)
+ * no control sequence is written: rounds follow each other, a blank line
+ * between tables, and with -J one JSON document per line (JSON Lines).
+ */
 static int watch(const struct opts *o, int argc, char **argv)
 {
 	struct timespec ts = { o->watch_ms / 1000, (o->watch_ms % 1000) * 1000000 };
+	bool tty = isatty(STDOUT_FILENO);
 
 	signal(SIGINT, on_interrupt);
 	signal(SIGTERM, on_interrupt);
-	while (!interrupted) {
-		printf("\033[H\033[2J");
+	for (bool first = true; !interrupted; first = false) {
+		if (tty)
+			printf("\033[H\033[2J");
+		else if (!first && o->out.format != OUT_JSON && !o->quiet)
+			putchar('\n');
 		show(o, argc, argv);
 		nanosleep(&ts, NULL);
 	}
@@ -659,6 +700,7 @@ int main(int argc, char **argv)
 	struct opts o;
 
 	setprogname(argv[0]);
+	use_ctype_locale();
 	parse_args(&o, argc, argv);
 	if (o.status)
 		return status_mode(&o);

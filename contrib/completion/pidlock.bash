@@ -143,7 +143,7 @@ _pidlock_takes_arg()
 	local short long
 	case $2 in
 	lockrun) short=wEcNmTKSU long="--wait --timeout --conflict-exit-code --command --start --length --fd --name --message --max-time --kill-after --signal --user" ;;
-	lockstat) short=o long="--output --status --pid" ;;
+	lockstat) short=o long="--output --time-format --status --pid" ;;
 	lockclean) short="" long="--older-than --corrupt-older-than --host-dead" ;;
 	esac
 	case $1 in
@@ -247,11 +247,15 @@ _lockstat()
 		local head="" col
 		[[ $cur == *,* ]] && head=${cur%,*},
 		[[ -z $head && $cur == +* ]] && head=+
-		for col in PATH STATE PID COMMAND SINCE AGE HOST HOLDERS MESSAGE MODE \
-			TYPE UID BOOT REASON HOLDER OWNER SIZE INODE; do
+		for col in PATH STATE FILEPID FILECOMMAND SINCE AGE HOST HOLDERS MESSAGE \
+			PID COMMAND WAITERS MODE TYPE FORMAT UID BOOT REASON HOLDER OWNER \
+			SIZE INODE; do
 			[[ $head$col == "$cur"* ]] && COMPREPLY+=("$head$col")
 		done
 		[[ ${#COMPREPLY[@]} -eq 1 ]] && compopt -o nospace 2>/dev/null
+		return ;;
+	--time-format)
+		_pidlock_add "$(printf '%s\n' short full iso)"
 		return ;;
 	-w | --watch)
 		# the interval is optional and goes only after '=': --watch=5s
@@ -265,7 +269,8 @@ _lockstat()
 
 	if [[ $cur == -* ]]; then
 		_pidlock_add "$(printf '%s\n' -o --output --output-all -n --noheadings -r --raw \
-			-u --notruncate -J --json -q --quiet -a --all -w --watch --watch= \
+			-P --pairs -u --notruncate -J --json -b --bytes --time-format \
+			-q --quiet -a --all -w --watch --watch= \
 			--status --pid -h --help -V --version)"
 		[[ ${COMPREPLY[*]} == --watch= ]] && compopt -o nospace 2>/dev/null
 		return

@@ -72,10 +72,11 @@ def check_json(mode, report, d, manifest):
                 not re.search(w["reason"], r.get("reason") or ""):
             v.err("%s: reason %r does not match /%s/" % (p, r.get("reason"), w["reason"]))
         if mode == "lockstat":
-            if r["type"] != w["type"]:
-                v.err("%s: type %s, expected %s" % (p, r["type"], w["type"]))
-            if w["state"] in ("corrupt", "free", "unsafe", "unknown") and r["pid"] is not None:
-                v.err("%s: %s file shows PID %r" % (p, w["state"], r["pid"]))
+            # lockstat's FORMAT is the MANIFEST's type ("-": none, null)
+            if (r["format"] or "-") != w["type"]:
+                v.err("%s: format %s, expected %s" % (p, r["format"], w["type"]))
+            if w["state"] in ("corrupt", "free", "unsafe", "unknown") and r["filepid"] is not None:
+                v.err("%s: %s file shows PID %r" % (p, w["state"], r["filepid"]))
             continue
         expect = w["clean"] if mode in ("clean", "dry") else w["cleanp"]
         if mode.startswith("dry") and expect == "removed":

@@ -75,6 +75,43 @@ run() {
 	out=$(cat "$T/.out"); err=$(cat "$T/.err")
 	return 0
 }
+# The tables of lockstat and lockclean fit COLUMNS when it is set: tests
+# that want a width set it themselves.
+unset COLUMNS
+
+# clean_lines: lockclean's report table (stdin) as one line per file in
+# the form "ACTION PATH (STATE: REASON; was PID N, COMMAND)", the header
+# dropped and other lines (the summary) kept, so that tests match what a
+# row says, not how wide its columns are.  Columns are cut at the header's
+# word positions (the names in the tests have no wide characters).
+clean_lines() {
+	awk '
+	/^ACTION +PATH +STATE +FILEPID +FILECOMMAND +REASON *$/ {
+		np = 0
+		for (i = 1; i <= length($0); i++)
+			if (substr($0, i, 1) != " " && (i == 1 || substr($0, i - 1, 1) == " "))
+				pos[++np] = i
+		next
+	}
+	np == 6 && /^(removed|would-remove|kept|failed) / && !/^removed [0-9]+, kept [0-9]+, failed [0-9]+$/ {
+		for (k = 1; k <= 6; k++) {
+			f[k] = k < 6 ? substr($0, pos[k], pos[k + 1] - pos[k]) : substr($0, pos[k])
+			gsub(/^ +| +$/, "", f[k])
+		}
+		printf "%s %s (%s%s%s", f[1], f[2], f[3], f[6] != "" ? ": " : "", f[6]
+		if (f[5] != "")
+			printf "; was PID %s, %s", f[4], f[5]
+		print ")"
+		next
+	}
+	{ print }'
+}
+# run_clean CMD...: run, with $out through clean_lines.
+run_clean() {
+	run "$@"
+	out=$(printf '%s\n' "$out" | clean_lines)
+}
+
 expect_status() { [ "$status" = "$1" ] || fail "exit status $status, expected $1 (stderr: $err)"; }
 expect_out() { [ "$out" = "$1" ] || fail "stdout '$out', expected '$1'"; }
 expect_err() { [ "$err" = "$1" ] || fail "stderr '$err', expected '$1'"; }

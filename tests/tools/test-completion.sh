@@ -108,7 +108,7 @@ t_bash_signals_and_columns() {
 	got=$(bcomp plain 'lockstat -o PATH,ST'); expect_comp PATH,STATE "-o PATH,ST"
 	got=$(bcomp plain 'lockstat --output ')
 	local cols
-	cols=$(lockstat --help | sed -n '/^Columns:/,/^$/p' | awk 'NF > 1 && $1 ~ /^[A-Z]+$/ {print $1}' | sort)
+	cols=$(lockstat --help | sed -n '/^Available output columns:/,/^$/p' | awk 'NF > 1 && $1 ~ /^[A-Z]+$/ {print $1}' | sort)
 	[ "$got" = "$cols" ] || fail "columns '$(echo $got)', lockstat --help lists '$(echo $cols)'"
 }
 
