@@ -127,6 +127,10 @@ $(B)/cmd/%.o: cmd/%.c cmd/common.h lib/pidlock.h $(B)/config.mk
 $(B)/%: $(B)/cmd/%.o $(CMD_COMMON) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS)
 
+# lockrun's job supervision lives in a file of its own.
+$(B)/lockrun: $(B)/cmd/job.o
+$(B)/cmd/job.o $(B)/cmd/lockrun.o: cmd/job.h
+
 # Invoked as flock, lockrun is flock(1).
 $(B)/flock: $(B)/lockrun
 	ln -sf lockrun $@

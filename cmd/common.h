@@ -22,7 +22,10 @@ int parse_duration(const char *s, int64_t *ms);
  * The fuzzers call these directly: they never exit. */
 int parse_number(const char *s, long long min, long long max, long long *v,
 		 const char **why);
-/* "TERM", "SIGTERM" (any case) or a number in [1, NSIG - 1]. */
+/* Every name kill(1) accepts: "TERM", "SIGTERM", "pipe" (any case, "SIG"
+ * or not), "IOT", "CLD", "POLL", "RTMIN", "RTMIN+3", "RTMAX-2" (real-time
+ * signals as this libc numbers them at run time), or a number in
+ * [1, NSIG - 1]. */
 int parse_signal(const char *s, int *sig, const char **why);
 
 /* The same, or exit EX_USAGE naming what was being parsed. */

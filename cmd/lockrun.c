@@ -29,14 +29,13 @@
 #include <unistd.h>
 
 #include "common.h"
-
-#define EX_TIMEOUT 124
+#include "job.h"
 
 struct opts {
 	unsigned flags;       /* PIDLOCK_* */
 	int timeout_ms;       /* PIDLOCK_NO_WAIT, _WAIT_FOREVER or ms */
 	int conflict_code;
-	bool unlock, close_fd, no_fork, verbose, quiet, keep;
+	bool unlock, close_fd, no_fork, verbose, quiet, keep, foreground;
 	bool flock_name;      /* invoked as "flock": be flock(1) exactly */
 	bool range;
 	off_t start, length;
@@ -78,17 +77,19 @@ static void usage(void)
 	       " -m, --message TEXT         store TEXT in the lock record\n"
 	       " -q, --quiet                do not say who holds a busy lock\n"
 	       " -k, --keep                 keep the lock file; never remove it\n"
-	       " -T, --max-time DUR         stop the command after DUR (exit 124)\n"
-	       " -K, --kill-after DUR       then SIGKILL it DUR later\n"
+	       " -T, --max-time DUR         stop the whole job after DUR (exit 124)\n"
+	       " -K, --kill-after DUR       then SIGKILL what is left DUR later\n"
 	       " -S, --signal SIG           signal for --max-time (default TERM)\n"
 	       " -U, --user USER[:GROUP]    run the command as USER (root only)\n"
+	       "     --foreground           leave the command in lockrun's process group\n"
 	       " -h, --help                 display this help\n"
 	       " -V, --version              display version\n"
 	       "\nDurations: 250ms, 1.5 (seconds), 2m, 1h.  See lockrun(1).\n",
 	       getprogname());
 }
 
-enum { OPT_VERBOSE = 256, OPT_FCNTL, OPT_START, OPT_LENGTH, OPT_FD };
+enum { OPT_VERBOSE = 256, OPT_FCNTL, OPT_START, OPT_LENGTH, OPT_FD,
+       OPT_FOREGROUND };
 
 static const struct option long_options[] = {
 	{ "shared", no_argument, NULL, 's' },
@@ -115,6 +116,7 @@ static const struct option long_options[] = {
 	{ "kill-after", required_argument, NULL, 'K' },
 	{ "signal", required_argument, NULL, 'S' },
 	{ "user", required_argument, NULL, 'U' },
+	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -169,6 +171,7 @@ static void parse_option(struct opts *o, int c)
 	case 'K': o->kill_after_ms = duration_or_die(optarg, "kill-after time"); break;
 	case 'S': o->max_time_signal = signal_or_die(optarg); break;
 	case 'U': o->user = optarg; break;
+	case OPT_FOREGROUND: o->foreground = true; break;
 	case 'h': usage(); exit(EX_OK);
 	case 'V': print_version(); exit(EX_OK);
 	default: try_help();
@@ -372,7 +375,10 @@ static void take_lock(const struct opts *o, struct pidlock *lock)
 	r = pidlock_acquire(lock, o->flags, PIDLOCK_NO_WAIT);
 	if (r == -EWOULDBLOCK && o->timeout_ms != PIDLOCK_NO_WAIT &&
 	    pidlock_holder(lock)->state != PIDLOCK_STATE_REMOTE) {
-		say_holder(o, lock, "waiting; ");
+		/* Said to a person at a terminal; under cron, a wait that
+		 * ends well is no news (each line would be a mail). */
+		if (o->verbose || isatty(STDERR_FILENO))
+			say_holder(o, lock, "waiting; ");
 		r = pidlock_acquire(lock, o->flags, o->timeout_ms);
 	}
 	if (r == -EWOULDBLOCK || r == -ETIMEDOUT)
@@ -382,12 +388,14 @@ static void take_lock(const struct opts *o, struct pidlock *lock)
 	if (o->verbose)
 		printf("%s: getting lock took %.6f seconds\n", getprogname(),
 		       seconds_since(&t0));
-	if (pidlock_recovered(lock)) {
-		if (o->verbose)
-			warnx("%s: recovered a stale lock: %s", pidlock_path(lock),
-			      pidlock_holder(lock)->reason);
+	if (pidlock_recovered(lock) && o->verbose)
+		warnx("%s: recovered a stale lock: %s", pidlock_path(lock),
+		      pidlock_holder(lock)->reason);
+	/* Says so for this lock, whatever the caller's environment said. */
+	if (pidlock_recovered(lock))
 		setenv("LOCKRUN_RECOVERED", "1", 1);
-	}
+	else
+		unsetenv("LOCKRUN_RECOVERED");
 	if (pidlock_netfs(lock) && !o->quiet && !o->flock_name)
 		warnx("%s: on a network filesystem: locks may not be seen by "
 		      "other hosts", pidlock_path(lock));
@@ -458,84 +466,6 @@ static void run_command(const struct opts *o, struct pidlock *lock,
 	_exit(errno == ENOMEM ? EX_OSERR : EX_UNAVAILABLE);
 }
 
-static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT,
-				 SIGUSR1, SIGUSR2, SIGWINCH };
-
-static void supervised_set(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGCHLD);
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaddset(set, forwarded[i]);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-struct watch {
-	int64_t term_at, kill_at; /* 0: not armed */
-	bool timed_out;
-};
-
-/* The max-time timer: TERM (or --signal) at term_at, KILL at kill_at. */
-static void on_deadline(const struct opts *o, pid_t child, struct watch *w)
-{
-	int64_t now = now_ms();
-
-	if (w->term_at && now >= w->term_at) {
-		kill(child, o->max_time_signal);
-		w->timed_out = true;
-		w->term_at = 0;
-		if (o->kill_after_ms)
-			w->kill_at = now + o->kill_after_ms;
-		if (!o->quiet)
-			warnx("%s: max time reached; sent signal %d to PID %d",
-			      o->argv[0], o->max_time_signal, (int)child);
-	} else if (w->kill_at && now >= w->kill_at) {
-		kill(child, SIGKILL);
-		w->kill_at = 0;
-	}
-}
-
-static struct timespec *wait_left(const struct watch *w, struct timespec *ts)
-{
-	int64_t next = w->term_at ? w->term_at : w->kill_at, left;
-
-	if (!next)
-		return NULL;
-	left = next - now_ms();
-	if (left < 0)
-		left = 0;
-	ts->tv_sec = left / 1000;
-	ts->tv_nsec = (left % 1000) * 1000000;
-	return ts;
-}
-
-/*
- * Reaps every child that has exited: as a subreaper we also inherit the
- * command's orphans.  Returns true once the command itself has exited.
- */
-static bool reap_children(pid_t child, int *status)
-{
-	bool done = false;
-	int st;
-	pid_t p;
-
-	while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-		if (p == child) {
-			*status = st;
-			done = true;
-		}
-	if (p < 0 && errno != ECHILD && errno != EINTR)
-		err(EX_OSERR, "waitpid");
-	return done;
-}
-
 /*
  * After the command exited: when none of its descendants is left (they
  * were all re-parented to us, a subreaper, and reaped), nobody else can
@@ -551,71 +481,50 @@ static bool take_back_if_alone(struct pidlock *lock)
 	       errno == ECHILD && pidlock_update(lock, 0) == 0;
 }
 
-/* Forwards signals and enforces --max-time until the child exits. */
-static int supervise(const struct opts *o, pid_t child)
+static struct job_end fork_and_supervise(const struct opts *o,
+					 struct pidlock *lock,
+					 const struct target_user *u)
 {
-	struct watch w = { 0, 0, false };
-	struct timespec ts;
-	siginfo_t info;
-	sigset_t set;
-	int status;
-
-	supervised_set(&set);
-	if (o->max_time_ms)
-		w.term_at = now_ms() + o->max_time_ms;
-	while (!reap_children(child, &status)) {
-		int sig = sigtimedwait(&set, &info, wait_left(&w, &ts));
-		if (sig < 0)
-			on_deadline(o, child, &w);
-		else if (sig != SIGCHLD && info.si_code != SI_KERNEL)
-			/* A terminal's signal (SI_KERNEL) already reached the
-			 * command, which shares our process group. */
-			kill(child, sig);
-	}
-	if (w.timed_out)
-		return EX_TIMEOUT;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
-}
-
-static int fork_and_supervise(const struct opts *o, struct pidlock *lock,
-			      const struct target_user *u)
-{
-	sigset_t set, old;
+	const struct job_opts jo = { o->max_time_ms, o->kill_after_ms,
+				     o->max_time_signal, o->quiet, o->argv[0] };
+	bool own_group = job_own_group(o->foreground);
+	struct job_end end;
+	sigset_t old;
 	pid_t child;
-	int status, r;
+	int r;
 	bool handed;
 
 	/* Block the forwarded signals first, so none is lost around fork. */
-	supervised_set(&set);
-	sigprocmask(SIG_BLOCK, &set, &old);
+	job_block_signals(&old);
 	handed = !(o->flags & (PIDLOCK_NO_RECORD | PIDLOCK_SHARED)) && o->fd < 0;
-	/* Orphans of the command come to us, so we can tell when none is left. */
-	if (handed)
-		(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* Orphans of the command come to us: we can stop them with the rest
+	 * of the job, and tell when none is left. */
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 	fflush(stdout);
 	child = fork();
 	if (child < 0)
 		err(EX_OSERR, "fork failed");
 	if (child == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
+		job_child_setup(own_group);
 		run_command(o, lock, u);
 	}
+	job_parent_setup(child, own_group);
 	if (handed && (r = pidlock_update(lock, child)) < 0 && r != -EINVAL)
 		warnx("%s: cannot record PID %d: %s", pidlock_path(lock),
 		      (int)child, pidlock_strerror(r));
-	status = supervise(o, child);
+	end = job_supervise(&jo, child, own_group);
 	if (handed)
 		take_back_if_alone(lock);
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	r = pidlock_release(lock);
 	if (r == -EWOULDBLOCK && o->verbose)
 		warnx("%s: still held by a process the command started; left in place",
 		      pidlock_path(lock));
 	else if (r < 0 && r != -EWOULDBLOCK && !o->flock_name)
 		warnx("%s: %s", pidlock_path(lock), pidlock_strerror(r));
-	return status;
+	/* Released: a signal that came after the command ended may act now. */
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return end;
 }
 
 static int unlock_fd(const struct opts *o)
@@ -640,8 +549,8 @@ static struct pidlock *the_lock;
 int main(int argc, char **argv)
 {
 	struct target_user u = { 0, 0, "" };
+	struct job_end end;
 	struct opts o;
-	int status;
 
 	setprogname(argv[0]);
 	parse_args(&o, argc, argv);
@@ -660,7 +569,9 @@ int main(int argc, char **argv)
 		return EX_OK; /* FD form: the caller's descriptor keeps the lock */
 	if (o.no_fork)
 		run_command(&o, the_lock, &u);
-	status = fork_and_supervise(&o, the_lock, &u);
+	end = fork_and_supervise(&o, the_lock, &u);
 	pidlock_free(the_lock);
-	return status;
+	if (end.die_by)
+		die_by_signal(end.die_by);
+	return end.status;
 }

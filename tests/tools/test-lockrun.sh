@@ -537,7 +537,7 @@ t_exclusion_with_flock_both_ways() {
 	expect_err_match "F: held by PID $pid"
 	run flock -n F true
 	expect_status 1
-	bg w lockrun -w 10 "$T/F" sh -c 'echo $$ >w.pid; wc -c <F >w.size; $0 -n F true; echo $? >w.ul' "$UL"
+	bg w lockrun --verbose -w 10 "$T/F" sh -c 'echo $$ >w.pid; wc -c <F >w.size; $0 -n F true; echo $? >w.ul' "$UL"
 	wait_until grep -qs 'waiting; held by' w.err || return
 	touch a.go
 	bg_status w
@@ -671,7 +671,8 @@ t_holder_report() {
 	run lockrun --quiet -w 0.1 F true
 	expect_status 1
 	expect_err ''
-	run lockrun -w 0.2 F true
+	# the waiting line: on a terminal or with --verbose (test-jobs.sh)
+	run lockrun --verbose -w 0.2 F true
 	expect_status 1
 	line1=$(printf '%s\n' "$err" | sed -n 1p) line2=$(printf '%s\n' "$err" | sed -n 2p)
 	printf '%s' "$line1" | grep -Eq "^lockrun: .*F: waiting; held by PID $cpid \(sh\) since [0-9:]+, [0-9]+s$" ||
@@ -846,7 +847,7 @@ t_kill_after() {
 # A waiter wakes up soon after the release (no polling loop of seconds).
 t_wakeup_on_release() {
 	hold F || return
-	bg w lockrun -w 10 "$T/F" sh -c 'date +%s%N >started'
+	bg w lockrun --verbose -w 10 "$T/F" sh -c 'date +%s%N >started'
 	wait_until grep -qs 'waiting; held by' w.err || return
 	date +%s%N >released
 	touch c.go
