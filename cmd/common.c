@@ -28,7 +28,9 @@ int parse_duration(const char *s, int64_t *ms)
 	int64_t whole = 0, frac = 0, scale = 1;
 	const char *p = s;
 
-	if (*p < '0' || *p > '9')
+	/* ".5" and "1." as flock(1) takes them; "." alone is no number. */
+	if ((*p < '0' || *p > '9') &&
+	    (*p != '.' || p[1] < '0' || p[1] > '9'))
 		return -1;
 	for (; *p >= '0' && *p <= '9'; p++) {
 		if (whole > INT64_MAX / 10 / 86400000)
@@ -41,8 +43,6 @@ int parse_duration(const char *s, int64_t *ms)
 				frac = frac * 10 + (*p - '0');
 				scale *= 10;
 			}
-		if (p[-1] == '.')
-			return -1;
 	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 		if (strcmp(p, units[i].suffix) == 0) {

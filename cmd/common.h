@@ -14,8 +14,9 @@
 
 #include "pidlock.h"
 
-/* Parses "250ms", "1.5", "2m", "1h", "3d" (no unit: seconds) into
- * milliseconds.  Rejects signs, inf, nan, exponents and overflow. */
+/* Parses "250ms", "1.5", ".5", "1.", "2m", "1h", "3d" (no unit: seconds)
+ * into milliseconds.  Rejects ".", signs, inf, nan, exponents and
+ * overflow. */
 int parse_duration(const char *s, int64_t *ms);
 
 /* An integer in [min, max] (strtonum(3)); on failure *why says why.

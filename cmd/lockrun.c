@@ -33,8 +33,9 @@
 
 struct opts {
 	unsigned flags;       /* PIDLOCK_* */
-	int timeout_ms;       /* PIDLOCK_NO_WAIT, _WAIT_FOREVER or ms */
+	int64_t timeout_ms;   /* PIDLOCK_NO_WAIT, _WAIT_FOREVER or ms */
 	int conflict_code;
+	bool nonblock;        /* -n: wins over -w, wherever they stand */
 	bool unlock, close_fd, no_fork, verbose, quiet, keep, foreground;
 	bool flock_name;      /* invoked as "flock": be flock(1) exactly */
 	bool range;
@@ -122,11 +123,23 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int timeout_or_die(const char *s)
+/*
+ * flock(1)'s messages for -E: a number in [0, 255].  (lockrun took its
+ * wording too: one message for one mistake.)
+ */
+static int exit_code_or_die(const char *s)
 {
-	int64_t ms = duration_or_die(s, "timeout value");
+	const char *why;
+	long long v;
 
-	return ms > INT_MAX ? PIDLOCK_WAIT_FOREVER : (int)ms;
+	if (parse_number(s, INT32_MIN, INT32_MAX, &v, &why) < 0) {
+		if (strcmp(why, "invalid") == 0)
+			errx(EX_USAGE, "invalid exit code: '%s'", s);
+		errx(EX_USAGE, "invalid exit code: '%s': %s", s, strerror(ERANGE));
+	}
+	if (v < 0 || v > 255)
+		errx(EX_USAGE, "exit code out of range (expected 0 to 255)");
+	return (int)v;
 }
 
 static void set_shell_command(struct opts *o, char *command)
@@ -146,9 +159,9 @@ static void parse_option(struct opts *o, int c)
 	case 's': o->flags |= PIDLOCK_SHARED; break;
 	case 'x': case 'e': o->flags &= ~PIDLOCK_SHARED; break;
 	case 'u': o->unlock = true; break;
-	case 'n': o->timeout_ms = PIDLOCK_NO_WAIT; break;
-	case 'w': o->timeout_ms = timeout_or_die(optarg); break;
-	case 'E': o->conflict_code = (int)number_or_die(optarg, 0, 255, "exit code"); break;
+	case 'n': o->nonblock = true; break;
+	case 'w': o->timeout_ms = duration_or_die(optarg, "timeout value"); break;
+	case 'E': o->conflict_code = exit_code_or_die(optarg); break;
 	case 'o': o->close_fd = true; break;
 	case 'c': set_shell_command(o, optarg); break;
 	case 'F': o->no_fork = true; break;
@@ -187,8 +200,11 @@ static void parse_operands(struct opts *o, int argc, char **argv)
 		if (i >= argc)
 			errx(EX_USAGE, "requires file descriptor, file or directory");
 		if (i + 1 == argc && !o->argv) {
-			o->fd = (int)number_or_die(argv[i], 0, INT_MAX,
-						   "file descriptor");
+			const char *why;
+			long long fd;
+			if (parse_number(argv[i], 0, INT_MAX, &fd, &why) < 0)
+				errx(EX_USAGE, "bad file descriptor: '%s'", argv[i]);
+			o->fd = (int)fd;
 			return;
 		}
 		o->path = argv[i++];
@@ -210,6 +226,9 @@ static void parse_operands(struct opts *o, int argc, char **argv)
 
 static void check_options(struct opts *o)
 {
+	/* As flock(1): -n fails at once, even with -w. */
+	if (o->nonblock)
+		o->timeout_ms = PIDLOCK_NO_WAIT;
 	if (o->no_fork && o->close_fd)
 		errx(EX_USAGE, "the --no-fork and --close options are incompatible");
 	if (o->flock_name || o->range)
@@ -308,6 +327,20 @@ static void fail_exit(const struct opts *o, struct pidlock *lock, int r)
 	exit(exit_code_for(r));
 }
 
+/*
+ * flock(1)'s words for a lock file it cannot open.  It opens "nodir/"
+ * with O_CREAT (EISDIR), then without (ENOENT), and names the second.
+ */
+static void __attribute__((noreturn)) cannot_open_exit(const char *path, int r)
+{
+	struct stat st;
+
+	if (r == -EISDIR && lstat(path, &st) < 0)
+		r = -errno;
+	errx(exit_code_for(r), "cannot open lock file %s: %s", path,
+	     strerror(-r));
+}
+
 /* A directory (flock(1) locks those too) is locked through a descriptor. */
 static int open_directory(const char *path)
 {
@@ -337,6 +370,8 @@ static struct pidlock *new_lock(const struct opts *o)
 		r = pidlock_new(&lock, o->path);
 	if (r == -EBADF) /* as flock(1): a failure to lock fd N */
 		errx(EX_DATAERR, "%d: %s", o->fd, strerror(EBADF));
+	if (r < 0 && o->flock_name && o->path)
+		cannot_open_exit(o->path, r);
 	if (r < 0)
 		errx(r == -EINVAL ? EX_USAGE : EX_NOINPUT, "%s: %s",
 		     o->name ? o->name : o->path,
@@ -366,6 +401,28 @@ static double seconds_since(const struct timespec *t0)
 	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/*
+ * The library waits at most INT_MAX milliseconds (24.8 days) at a time:
+ * a longer -w is waited for in parts, up to its exact end.
+ */
+static int acquire_within(const struct opts *o, struct pidlock *lock,
+			  const struct timespec *t0)
+{
+	int64_t left;
+	int r;
+
+	if (o->timeout_ms <= INT_MAX) /* also PIDLOCK_WAIT_FOREVER */
+		return pidlock_acquire(lock, o->flags, (int)o->timeout_ms);
+	do {
+		left = o->timeout_ms - (int64_t)(seconds_since(t0) * 1000);
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = pidlock_acquire(lock, o->flags,
+				    left > INT_MAX ? INT_MAX : (int)left);
+	} while (r == -ETIMEDOUT);
+	return r;
+}
+
 static void take_lock(const struct opts *o, struct pidlock *lock)
 {
 	struct timespec t0;
@@ -379,7 +436,7 @@ static void take_lock(const struct opts *o, struct pidlock *lock)
 		 * ends well is no news (each line would be a mail). */
 		if (o->verbose || isatty(STDERR_FILENO))
 			say_holder(o, lock, "waiting; ");
-		r = pidlock_acquire(lock, o->flags, o->timeout_ms);
+		r = acquire_within(o, lock, &t0);
 	}
 	if (r == -EWOULDBLOCK || r == -ETIMEDOUT)
 		conflict_exit(o, lock, r);
@@ -540,6 +597,26 @@ static int unlock_fd(const struct opts *o)
 }
 
 /*
+ * flock(1) -u FILE opens (so creates) FILE and unlocks it: nothing to
+ * unlock in a new descriptor, but the file is there afterwards.  Not
+ * through a symlink, a FIFO or a device, as every open of lockrun's.
+ */
+static void unlock_file(const struct opts *o)
+{
+	const int flags = O_RDONLY | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	int fd = open(o->path, flags | O_CREAT, 0666);
+	struct stat st;
+
+	if (fd < 0 && errno == EISDIR)
+		fd = open(o->path, flags | O_DIRECTORY);
+	if (fd < 0)
+		cannot_open_exit(o->path, -errno);
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		cannot_open_exit(o->path, -EINVAL);
+	close(fd);
+}
+
+/*
  * The lock lives until exit: every early exit (conflict, failure) must
  * leave it exactly as it is, so it is never freed on those paths, only
  * kept reachable here.
@@ -557,6 +634,7 @@ int main(int argc, char **argv)
 	if (o.unlock && o.fd >= 0 && !o.argv)
 		return unlock_fd(&o);
 	if (o.unlock) { /* flock(1) -u FILE CMD: nothing to hold; just run it */
+		unlock_file(&o);
 		execvp(o.argv[0], o.argv);
 		err(errno == ENOMEM ? EX_OSERR : EX_UNAVAILABLE,
 		    "failed to execute %s", o.argv[0]);

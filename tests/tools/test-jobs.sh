@@ -9,7 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 
 JOBCTL="python3 $TOP/tests/tools/jobctl.py"
-UL=/usr/bin/flock
 
 spawn() {
 	"$@" >>"$T/.bg.out" 2>>"$T/.bg.err" &
@@ -264,10 +263,98 @@ t_signal_names() {
 	done
 }
 
+# --- flock(1) exactness (issue 20 items 9-12) ------------------------------
+
+# -n with -w: fail at once, as flock(1), whatever the order.
+t_nonblock_beats_wait() {
+	spawn lockrun "$T/F" sh -c "$HOLD"
+	wait_until test -s c.pid && wait_until is_locked F || return
+	local args
+	for args in "-n -w 5" "-w 5 -n" "--nb --timeout 5"; do
+		compat $args F true
+		expect_status 1
+		expect_same $args F true
+		run timeout 3 lockrun $args F true
+		expect_status 1
+	done
+	touch go
+}
+
+# .007, .5 and 1. are durations to flock(1); lockrun(1) shows the first.
+t_fractional_waits() {
+	local w
+	for w in .007 .5 1. 0.5 .5s; do
+		compat -w "$w" F true
+		expect_status 0
+		[ "$w" = .5s ] || expect_same -w "$w" F true
+		run lockrun -T "$w" F true
+		expect_status 0
+	done
+	compat -w .007 /tmp -c echo
+	expect_status 0
+	for w in . .. 1.. .s "" 1.5.2; do
+		run flock -w "$w" F true
+		expect_status 64
+	done
+}
+
+# A wait past INT_MAX milliseconds (24.8 days) arms a timer, as any other.
+t_long_wait_is_timed() {
+	command -v strace >/dev/null || { skip_test "strace is not installed"; return 0; }
+	spawn lockrun "$T/F" sh -c "$HOLD"
+	wait_until test -s c.pid && wait_until is_locked F || return
+	local w
+	for w in 30d 2147484 1000000d; do
+		rm -f st.log
+		env $NOLEAK strace -f -qq -e trace=timer_settime -o st.log lockrun -w "$w" F true &
+		local p=$!
+		track $p
+		wait_until is_waiting F || return
+		wait_until grep -qs 'timer_settime(.*it_value={tv_sec=[1-9]' st.log ||
+			fail "-w $w: no timer armed: $(cat st.log)"
+		pkill -TERM -P $p
+		{ wait $p; } 2>/dev/null
+	done
+	touch go
+}
+
+# Under the name flock, its messages, word for word.
+t_flock_messages() {
+	compat f
+	expect_status 64
+	expect_same f
+	compat nodir/ true
+	expect_status 66
+	expect_same nodir/ true
+	compat "" true
+	expect_status 66
+	expect_same "" true
+	compat "$(printf '%0256d' 0)" true
+	expect_status 66
+	expect_same "$(printf '%0256d' 0)" true
+	local e
+	for e in 300 -1 abc 99999999999; do
+		compat -E $e F true
+		expect_status 64
+		expect_same -E $e F true
+	done
+	# -u FILE cmd creates FILE, as flock(1)
+	compat -u ul.f true
+	expect_status 0
+	expect_file ul.f
+	run flock -u ours.f true
+	expect_status 0
+	expect_file ours.f
+	run lockrun -u lr.f true
+	expect_status 0
+	expect_file lr.f
+}
+
 run_tests \
 	t_group_signal_once t_timeout_signal_once \
 	t_ctrl_c_ends_shell_loop t_ctrl_c_reaches_setsid_command t_foreground_ctrl_c \
 	t_dies_by_forwarded_signal t_recovered_env \
 	t_max_time_stops_background_children t_max_time_stops_setsid_daemon \
 	t_forwarded_term_stops_setsid_daemon t_kill_after_stops_whole_job t_leftover_named \
-	t_waiting_line_only_on_terminal t_signal_names
+	t_waiting_line_only_on_terminal t_signal_names \
+	t_nonblock_beats_wait t_fractional_waits t_long_wait_is_timed t_flock_messages

@@ -63,20 +63,7 @@ hold() {
 	started c && wait_until is_locked "$f"
 }
 
-# compat ARGS...: runs util-linux flock(1) as "flock" (ul_status, ul_out,
-# ul_err), then ours as "flock" ($status, $out, $err).
-compat() {
-	run bash -c 'exec -a flock '"$UL"' "$@"' flock "$@"
-	ul_status=$status ul_out=$out ul_err=$err
-	run flock "$@"
-}
-expect_same_status() {
-	[ "$status" = "$ul_status" ] || fail "flock $*: exit $status, util-linux flock(1) exits $ul_status (stderr: '$err' vs '$ul_err')"
-}
-expect_same() {
-	expect_same_status "$@"
-	[ "$err" = "$ul_err" ] || fail "flock $*: stderr '$err', util-linux flock(1) prints '$ul_err'"
-}
+# compat, expect_same_status, expect_same: see lib.sh.
 
 # nothing_left: the test directory holds nothing but the harness's files.
 nothing_left() {
