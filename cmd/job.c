@@ -111,6 +111,7 @@ static bool read_stat(pid_t pid, struct proc_entry *e)
 static void list_descendants(struct proc_list *out)
 {
 	struct proc_list all = { NULL, 0 };
+	struct proc_entry *v = NULL;
 	struct dirent *d;
 	DIR *dp;
 	bool grown = true;
@@ -122,21 +123,23 @@ static void list_descendants(struct proc_list *out)
 	while ((d = readdir(dp)) != NULL) {
 		const char *why = NULL;
 		pid_t pid = (pid_t)strtonum(d->d_name, 1, INT32_MAX, &why);
-		struct proc_entry e, *v;
+		struct proc_entry e;
 		if (why || !read_stat(pid, &e))
 			continue;
 		if (!(v = reallocarray(all.v, all.n + 1, sizeof(*v))))
 			break;
 		all.v = v;
 		all.v[all.n++] = e;
+		v = NULL;
 	}
 	closedir(dp);
 	if (!(in = calloc(all.n ? all.n : 1, 1)) ||
-	    !(out->v = reallocarray(out->v, all.n ? all.n : 1, sizeof(*out->v)))) {
+	    !(v = reallocarray(out->v, all.n ? all.n : 1, sizeof(*v)))) {
 		free(in);
 		free(all.v);
 		return;
 	}
+	out->v = v;
 	/* A process joins once its parent has: repeat until nothing joins. */
 	while (grown) {
 		grown = false;

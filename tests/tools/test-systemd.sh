@@ -215,8 +215,42 @@ t_lockrun_template_command() {
 	[ "$(wc -l <ran)" = 2 ] || fail "the busy run ran the job"
 }
 
+# snippets FILE: the [Service] blocks of FILE's examples, one unit each
+# (u/snippet-N.service), with the tools' paths as in units_copy.
+snippets() {
+	awk -v dir=u -v bin="$BIN" '
+		/^```/ { if (n) close(f); inblock = !inblock; n = 0; next }
+		inblock && /^\[Service\]/ { k++; f = dir "/snippet-" k ".service"; n = 1
+			print "[Unit]\nDescription=snippet " k >f }
+		inblock && n { line = $0
+			if (!system("test -x /usr/bin/lockrun")) {} else gsub("/usr/bin/lockrun ", bin "/lockrun ", line)
+			print line >f }
+		END { print k + 0 }' "$1"
+}
+
+# Every example unit and snippet passes verify, and each that runs lockrun
+# (not -F) lets lockrun stop the job: KillMode=mixed.
+t_snippets_verify() {
+	need_systemd_analyze || return 0
+	mkdir -p u
+	local n u
+	n=$(snippets "$TOP/man/lockrun.1.scd")
+	[ "$n" -ge 1 ] || fail "no [Service] snippet found in lockrun(1)"
+	for u in u/snippet-*.service; do
+		run systemd-analyze verify --man=no "$u"
+		[ "$status" = 0 ] && [ -z "$err" ] || fail "$u: $err: $(cat "$u")"
+	done
+	for u in u/snippet-*.service "$UNITS"/*.service; do
+		grep -q '^ExecStart=.*lockrun ' "$u" || continue
+		grep -q '^ExecStart=.*lockrun .*-F' "$u" && continue
+		grep -qx 'KillMode=mixed' "$u" ||
+			fail "$(basename "$u") runs lockrun without KillMode=mixed: the job would get SIGTERM twice"
+	done
+}
+
 run_tests \
 	t_verify_units \
+	t_snippets_verify \
 	t_units_name_existing_man_pages \
 	t_lockclean_unit_hardening \
 	t_tmpfiles_snippet \
