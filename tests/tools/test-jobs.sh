@@ -8,7 +8,7 @@
 # under a real pseudo-terminal (jobctl.py pty); every wait polls a state.
 . "$(dirname "$0")/lib.sh"
 
-JOBCTL="python3 $TOP/tests/tools/jobctl.py"
+JOBCTL=(python3 "$TOP/tests/tools/jobctl.py")
 
 spawn() {
 	"$@" >>"$T/.bg.out" 2>>"$T/.bg.err" &
@@ -31,7 +31,7 @@ lines() { grep -c "^$2 " "$1"; }
 
 # kill -HUP -- -PGID of lockrun's group: the command gets it once, from lockrun.
 t_group_signal_once() {
-	spawn setsid lockrun "$T/F" $JOBCTL siglog log HUP TERM
+	spawn setsid lockrun "$T/F" "${JOBCTL[@]}" siglog log HUP TERM
 	wait_until grep -qs ready log || return
 	kill -HUP -- -"$pid"
 	wait_until grep -q '^1 ' log || return
@@ -45,7 +45,7 @@ t_group_signal_once() {
 # timeout(1) signals lockrun, then its own process group (lockrun's too),
 # when its time is up or, as here, when it gets a signal: one SIGINT.
 t_timeout_signal_once() {
-	spawn timeout 60 lockrun "$T/F" $JOBCTL siglog log INT TERM
+	spawn timeout 60 lockrun "$T/F" "${JOBCTL[@]}" siglog log INT TERM
 	wait_until grep -qs ready log || return
 	kill -INT "$pid"
 	wait_until grep -q '^2 ' log || return
@@ -66,7 +66,7 @@ for i in 1 2 3; do
 done
 echo finished >>iters
 EOF
-	spawn $JOBCTL pty st --intr ready bash loop.sh
+	spawn "${JOBCTL[@]}" pty st --intr ready bash loop.sh
 	ended st || return
 	expect_how "signal 2" "(bash ends by SIGINT when its child did)"
 	[ "$(cat iters)" = 1 ] || fail "the loop went on after ^C: $(cat iters)"
@@ -74,7 +74,7 @@ EOF
 	# the same as flock
 	rm -f iters ready st
 	sed -i 's/lockrun F/flock F/' loop.sh
-	spawn $JOBCTL pty st --intr ready bash loop.sh
+	spawn "${JOBCTL[@]}" pty st --intr ready bash loop.sh
 	ended st || return
 	expect_how "signal 2" "(as flock)"
 	[ "$(cat iters)" = 1 ] || fail "flock: the loop went on after ^C: $(cat iters)"
@@ -82,7 +82,7 @@ EOF
 
 # ^C with the command in another session: it reaches the command.
 t_ctrl_c_reaches_setsid_command() {
-	spawn $JOBCTL pty st --intr ready lockrun F setsid -w sh -c 'echo $$ >c.pid; touch ready; exec sleep 30'
+	spawn "${JOBCTL[@]}" pty st --intr ready lockrun F setsid -w sh -c 'echo $$ >c.pid; touch ready; exec sleep 30'
 	ended st || return
 	expect_how "signal 2"
 	pid_gone c.pid
@@ -91,7 +91,7 @@ t_ctrl_c_reaches_setsid_command() {
 
 # --foreground in a terminal: ^C reaches the command once, directly.
 t_foreground_ctrl_c() {
-	spawn $JOBCTL pty st --intr ready lockrun --foreground F sh -c 'echo $$ >c.pid; touch ready; exec sleep 30'
+	spawn "${JOBCTL[@]}" pty st --intr ready lockrun --foreground F sh -c 'echo $$ >c.pid; touch ready; exec sleep 30'
 	ended st || return
 	expect_how "signal 2"
 	lock_free F
@@ -105,7 +105,7 @@ t_dies_by_forwarded_signal() {
 		for s in TERM:15 INT:2 HUP:1 QUIT:3; do
 			n=${s#*:} s=${s%:*}
 			rm -f st c.pid
-			spawn $JOBCTL status st $tool "$T/F" sh -c 'echo $PPID >c.pid; exec sleep 30'
+			spawn "${JOBCTL[@]}" status st $tool "$T/F" sh -c 'echo $PPID >c.pid; exec sleep 30'
 			wait_until test -s c.pid || return
 			kill -s $s "$(cat c.pid)"
 			ended st || return
@@ -115,7 +115,7 @@ t_dies_by_forwarded_signal() {
 	done
 	# the command handles the signal and exits: its status
 	rm -f st c.pid
-	spawn $JOBCTL status st lockrun "$T/F" sh -c 'trap "exit 7" TERM; echo $PPID >c.pid; while :; do sleep 0.01; done'
+	spawn "${JOBCTL[@]}" status st lockrun "$T/F" sh -c 'trap "exit 7" TERM; echo $PPID >c.pid; while :; do sleep 0.01; done'
 	wait_until test -s c.pid || return
 	kill -TERM "$(cat c.pid)"
 	ended st || return
@@ -124,7 +124,7 @@ t_dies_by_forwarded_signal() {
 	run lockrun F sh -c 'kill -TERM $$'
 	expect_status 143
 	rm -f st
-	$JOBCTL status st lockrun F sh -c 'kill -TERM $$'
+	"${JOBCTL[@]}" status st lockrun F sh -c 'kill -TERM $$'
 	ended st && expect_how "exit 143"
 }
 
@@ -172,7 +172,7 @@ t_max_time_stops_setsid_daemon() {
 }
 
 t_forwarded_term_stops_setsid_daemon() {
-	spawn $JOBCTL status st lockrun "$T/F" sh -c "echo \$PPID >lr.pid; $DAEMON"
+	spawn "${JOBCTL[@]}" status st lockrun "$T/F" sh -c "echo \$PPID >lr.pid; $DAEMON"
 	wait_until test -s d.pid && wait_until test -e ready || return
 	kill -TERM "$(cat lr.pid)"
 	ended st || return
@@ -213,7 +213,7 @@ t_waiting_line_only_on_terminal() {
 	track $!
 	wait_until is_waiting F || return
 	# a terminal: the line, on the terminal
-	spawn $JOBCTL pty st lockrun -w 20 F true
+	spawn "${JOBCTL[@]}" pty st lockrun -w 20 F true
 	wait_until eval '[ "$(grep -c -- "-> .*:$(stat -c %i F) " /proc/locks)" = 2 ]' || return
 	# --verbose: the line
 	( lockrun --verbose -w 20 F true 2>v.err >/dev/null; echo $? >v.st ) &

@@ -593,7 +593,7 @@ t_usage_errors() {
 	expect_err_match "Try 'lockclean --help' for more information"
 	run lockclean -Z d
 	expect_status 64
-	for bad in abc -5 1x 1e3 '' 1. inf nan; do
+	for bad in abc -5 1x 1e3 '' . inf nan; do
 		run lockclean --older-than "$bad" d
 		expect_status 64
 		expect_err_match "invalid age: '"

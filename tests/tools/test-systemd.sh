@@ -170,7 +170,7 @@ t_singleton_service_command() {
 	cmd=${cmd//%n/example-singleton.service}
 	cmd=${cmd//\/usr\/bin\/sleep/sleep}
 	export PIDLOCK_DIR=$T
-	eval "python3 $TOP/tests/tools/jobctl.py status st $cmd &"
+	eval "python3 \"\$TOP/tests/tools/jobctl.py\" status st $cmd &"
 	local p=$!
 	wait_until is_locked example-daemon.lock || { kill $p; return; }
 	grep -qx 'msg=systemd unit example-singleton.service' example-daemon.lock ||
