@@ -9,6 +9,10 @@ UNITS=$TOP/contrib/systemd
 NOBODY=65534
 
 have() { command -v "$1" >/dev/null 2>&1; }
+# The built tools under a path without spaces (the checkout may have some;
+# unit files and eval'd command lines cannot quote them).
+BIN_NS=$SUITE_DIR/.bin
+ln -s "$BIN" "$BIN_NS"
 need_systemd_analyze() {
 	have systemd-analyze || { skip_test "systemd-analyze is not installed (apt-get install systemd)"; return 1; }
 }
@@ -20,7 +24,7 @@ units_copy() {
 	local u tool script=""
 	mkdir -p "$1"
 	for tool in lockrun lockclean; do
-		[ -x /usr/bin/$tool ] || script="$script s|/usr/bin/$tool |$BIN/$tool |g;"
+		[ -x /usr/bin/$tool ] || script="$script s|/usr/bin/$tool |$BIN_NS/$tool |g;"
 	done
 	for u in "$UNITS"/*.service "$UNITS"/*.timer; do
 		sed -e "$script" "$u" >"$1/$(basename "$u")"
@@ -110,7 +114,7 @@ t_lockclean_service_command() {
 	local cmd
 	cmd=$(exec_start lockclean.service)
 	[ -n "$cmd" ] || { fail "no ExecStart= in lockclean.service"; kill $p; return; }
-	cmd=${cmd//\/usr\/bin\/lockclean/$BIN/lockclean}
+	cmd=${cmd//\/usr\/bin\/lockclean/$BIN_NS/lockclean}
 	cmd=${cmd//\/run\/lock/$T/lock}
 	eval "run $cmd"
 	kill $p
@@ -166,7 +170,7 @@ t_singleton_service_command() {
 	local cmd busy
 	cmd=$(exec_start example-singleton.service)
 	busy=$(sed -n 's/^RestartPreventExitStatus=//p' "$UNITS/example-singleton.service")
-	cmd=${cmd//\/usr\/bin\/lockrun/$BIN/lockrun}
+	cmd=${cmd//\/usr\/bin\/lockrun/$BIN_NS/lockrun}
 	cmd=${cmd//%n/example-singleton.service}
 	cmd=${cmd//\/usr\/bin\/sleep/sleep}
 	export PIDLOCK_DIR=$T
@@ -192,7 +196,7 @@ t_lockrun_template_command() {
 	local cmd ok
 	cmd=$(exec_start lockrun@.service)
 	ok=$(sed -n 's/^SuccessExitStatus=//p' "$UNITS/lockrun@.service")
-	cmd=${cmd//\/usr\/bin\/lockrun/$BIN/lockrun}
+	cmd=${cmd//\/usr\/bin\/lockrun/$BIN_NS/lockrun}
 	cmd=${cmd//\/etc\/lockrun.d/$T/lockrun.d}
 	cmd=${cmd//%n/lockrun@job.service}
 	cmd=${cmd//%i/job}
@@ -218,7 +222,7 @@ t_lockrun_template_command() {
 # snippets FILE: the [Service] blocks of FILE's examples, one unit each
 # (u/snippet-N.service), with the tools' paths as in units_copy.
 snippets() {
-	awk -v dir=u -v bin="$BIN" '
+	awk -v dir=u -v bin="$BIN_NS" '
 		/^```/ { if (n) close(f); inblock = !inblock; n = 0; next }
 		inblock && /^\[Service\]/ { k++; f = dir "/snippet-" k ".service"; n = 1
 			print "[Unit]\nDescription=snippet " k >f }
