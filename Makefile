@@ -134,6 +134,10 @@ $(B)/%: $(B)/cmd/%.o $(CMD_COMMON) $(LIB_A)
 $(B)/lockstat $(B)/lockclean: $(B)/cmd/output.o
 $(B)/lockstat $(B)/lockclean: OUTPUT_LIBS = $(SCOLS_LIBS)
 
+# lockrun's job supervision lives in a file of its own.
+$(B)/lockrun: $(B)/cmd/job.o
+$(B)/cmd/job.o $(B)/cmd/lockrun.o: cmd/job.h
+
 # Invoked as flock, lockrun is flock(1).
 $(B)/flock: $(B)/lockrun
 	ln -sf lockrun $@

@@ -126,7 +126,9 @@ int parse_duration(const char *s, int64_t *ms)
 	int64_t whole = 0, frac = 0, scale = 1;
 	const char *p = s;
 
-	if (*p < '0' || *p > '9')
+	/* ".5" and "1." as flock(1) takes them; "." alone is no number. */
+	if ((*p < '0' || *p > '9') &&
+	    (*p != '.' || p[1] < '0' || p[1] > '9'))
 		return -1;
 	for (; *p >= '0' && *p <= '9'; p++) {
 		if (whole > INT64_MAX / 10 / 86400000)
@@ -139,8 +141,6 @@ int parse_duration(const char *s, int64_t *ms)
 				frac = frac * 10 + (*p - '0');
 				scale *= 10;
 			}
-		if (p[-1] == '.')
-			return -1;
 	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 		if (strcmp(p, units[i].suffix) == 0) {
@@ -183,27 +183,55 @@ long long number_or_die(const char *s, long long min, long long max,
 	return v;
 }
 
+/* Names kill(1) also accepts that sigabbrev_np() does not give. */
 static const struct {
 	const char *name;
 	int sig;
-} signals[] = {
-	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
-	{ "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
-	{ "ALRM", SIGALRM }, { "TERM", SIGTERM }, { "CONT", SIGCONT },
-	{ "STOP", SIGSTOP }, { "WINCH", SIGWINCH },
+} signal_aliases[] = {
+	{ "IOT", SIGABRT }, { "CLD", SIGCHLD }, { "IO", SIGIO }, { "POLL", SIGIO },
 };
+
+/* "RTMIN", "RTMIN+3", "RTMAX", "RTMAX-2": 0, or -1 if name is none. */
+static int parse_realtime(const char *name, int *sig)
+{
+	bool min = strncasecmp(name, "RTMIN", 5) == 0;
+	const char *why, *n = name + 5;
+	long long off = 0;
+
+	if (!min && strncasecmp(name, "RTMAX", 5) != 0)
+		return -1;
+	if (*n) {
+		/* The sign says the direction: RTMIN+N, RTMAX-N only. */
+		if (*n != (min ? '+' : '-') || n[1] < '0' || n[1] > '9')
+			return -1;
+		off = strtonum(n + 1, 0, SIGRTMAX - SIGRTMIN, &why);
+		if (why)
+			return -1;
+	}
+	*sig = min ? SIGRTMIN + (int)off : SIGRTMAX - (int)off;
+	return 0;
+}
 
 int parse_signal(const char *s, int *sig, const char **why)
 {
 	const char *name = strncasecmp(s, "SIG", 3) == 0 ? s + 3 : s;
 	long long v;
 
-	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-		if (strcasecmp(name, signals[i].name) == 0) {
-			*sig = signals[i].sig;
-			*why = NULL;
+	*why = NULL;
+	for (int n = 1; n < SIGRTMIN; n++) {
+		const char *abbrev = sigabbrev_np(n);
+		if (abbrev && strcasecmp(name, abbrev) == 0) {
+			*sig = n;
 			return 0;
 		}
+	}
+	for (size_t i = 0; i < sizeof(signal_aliases) / sizeof(signal_aliases[0]); i++)
+		if (strcasecmp(name, signal_aliases[i].name) == 0) {
+			*sig = signal_aliases[i].sig;
+			return 0;
+		}
+	if (parse_realtime(name, sig) == 0)
+		return 0;
 	if (parse_number(s, 1, NSIG - 1, &v, why) < 0)
 		return -1;
 	*sig = (int)v;

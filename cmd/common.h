@@ -14,15 +14,19 @@
 
 #include "pidlock.h"
 
-/* Parses "250ms", "1.5", "2m", "1h", "3d" (no unit: seconds) into
- * milliseconds.  Rejects signs, inf, nan, exponents and overflow. */
+/* Parses "250ms", "1.5", ".5", "1.", "2m", "1h", "3d" (no unit: seconds)
+ * into milliseconds.  Rejects ".", signs, inf, nan, exponents and
+ * overflow. */
 int parse_duration(const char *s, int64_t *ms);
 
 /* An integer in [min, max] (strtonum(3)); on failure *why says why.
  * The fuzzers call these directly: they never exit. */
 int parse_number(const char *s, long long min, long long max, long long *v,
 		 const char **why);
-/* "TERM", "SIGTERM" (any case) or a number in [1, NSIG - 1]. */
+/* Every name kill(1) accepts: "TERM", "SIGTERM", "pipe" (any case, "SIG"
+ * or not), "IOT", "CLD", "POLL", "RTMIN", "RTMIN+3", "RTMAX-2" (real-time
+ * signals as this libc numbers them at run time), or a number in
+ * [1, NSIG - 1]. */
 int parse_signal(const char *s, int *sig, const char **why);
 
 /* The same, or exit EX_USAGE naming what was being parsed. */

@@ -29,14 +29,14 @@
 #include <unistd.h>
 
 #include "common.h"
-
-#define EX_TIMEOUT 124
+#include "job.h"
 
 struct opts {
 	unsigned flags;       /* PIDLOCK_* */
-	int timeout_ms;       /* PIDLOCK_NO_WAIT, _WAIT_FOREVER or ms */
+	int64_t timeout_ms;   /* PIDLOCK_NO_WAIT, _WAIT_FOREVER or ms */
 	int conflict_code;
-	bool unlock, close_fd, no_fork, verbose, quiet, keep;
+	bool nonblock;        /* -n: wins over -w, wherever they stand */
+	bool unlock, close_fd, no_fork, verbose, quiet, keep, foreground;
 	bool flock_name;      /* invoked as "flock": be flock(1) exactly */
 	bool range;
 	off_t start, length;
@@ -78,17 +78,19 @@ static void usage(void)
 	       " -m, --message TEXT         store TEXT in the lock record\n"
 	       " -q, --quiet                do not say who holds a busy lock\n"
 	       " -k, --keep                 keep the lock file; never remove it\n"
-	       " -T, --max-time DUR         stop the command after DUR (exit 124)\n"
-	       " -K, --kill-after DUR       then SIGKILL it DUR later\n"
+	       " -T, --max-time DUR         stop the whole job after DUR (exit 124)\n"
+	       " -K, --kill-after DUR       then SIGKILL what is left DUR later\n"
 	       " -S, --signal SIG           signal for --max-time (default TERM)\n"
 	       " -U, --user USER[:GROUP]    run the command as USER (root only)\n"
+	       "     --foreground           leave the command in lockrun's process group\n"
 	       " -h, --help                 display this help\n"
 	       " -V, --version              display version\n"
 	       "\nDurations: 250ms, 1.5 (seconds), 2m, 1h.  See lockrun(1).\n",
 	       getprogname());
 }
 
-enum { OPT_VERBOSE = 256, OPT_FCNTL, OPT_START, OPT_LENGTH, OPT_FD };
+enum { OPT_VERBOSE = 256, OPT_FCNTL, OPT_START, OPT_LENGTH, OPT_FD,
+       OPT_FOREGROUND };
 
 static const struct option long_options[] = {
 	{ "shared", no_argument, NULL, 's' },
@@ -115,16 +117,29 @@ static const struct option long_options[] = {
 	{ "kill-after", required_argument, NULL, 'K' },
 	{ "signal", required_argument, NULL, 'S' },
 	{ "user", required_argument, NULL, 'U' },
+	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
-static int timeout_or_die(const char *s)
+/*
+ * flock(1)'s messages for -E: a number in [0, 255].  (lockrun took its
+ * wording too: one message for one mistake.)
+ */
+static int exit_code_or_die(const char *s)
 {
-	int64_t ms = duration_or_die(s, "timeout value");
+	const char *why;
+	long long v;
 
-	return ms > INT_MAX ? PIDLOCK_WAIT_FOREVER : (int)ms;
+	if (parse_number(s, INT32_MIN, INT32_MAX, &v, &why) < 0) {
+		if (strcmp(why, "invalid") == 0)
+			errx(EX_USAGE, "invalid exit code: '%s'", esc(s));
+		errx(EX_USAGE, "invalid exit code: '%s': %s", esc(s), strerror(ERANGE));
+	}
+	if (v < 0 || v > 255)
+		errx(EX_USAGE, "exit code out of range (expected 0 to 255)");
+	return (int)v;
 }
 
 static void set_shell_command(struct opts *o, char *command)
@@ -144,9 +159,9 @@ static void parse_option(struct opts *o, int c)
 	case 's': o->flags |= PIDLOCK_SHARED; break;
 	case 'x': case 'e': o->flags &= ~PIDLOCK_SHARED; break;
 	case 'u': o->unlock = true; break;
-	case 'n': o->timeout_ms = PIDLOCK_NO_WAIT; break;
-	case 'w': o->timeout_ms = timeout_or_die(optarg); break;
-	case 'E': o->conflict_code = (int)number_or_die(optarg, 0, 255, "exit code"); break;
+	case 'n': o->nonblock = true; break;
+	case 'w': o->timeout_ms = duration_or_die(optarg, "timeout value"); break;
+	case 'E': o->conflict_code = exit_code_or_die(optarg); break;
 	case 'o': o->close_fd = true; break;
 	case 'c': set_shell_command(o, optarg); break;
 	case 'F': o->no_fork = true; break;
@@ -169,6 +184,7 @@ static void parse_option(struct opts *o, int c)
 	case 'K': o->kill_after_ms = duration_or_die(optarg, "kill-after time"); break;
 	case 'S': o->max_time_signal = signal_or_die(optarg); break;
 	case 'U': o->user = optarg; break;
+	case OPT_FOREGROUND: o->foreground = true; break;
 	case 'h': usage(); exit(EX_OK);
 	case 'V': print_version(); exit(EX_OK);
 	default: try_help();
@@ -184,8 +200,11 @@ static void parse_operands(struct opts *o, int argc, char **argv)
 		if (i >= argc)
 			errx(EX_USAGE, "requires file descriptor, file or directory");
 		if (i + 1 == argc && !o->argv) {
-			o->fd = (int)number_or_die(argv[i], 0, INT_MAX,
-						   "file descriptor");
+			const char *why;
+			long long fd;
+			if (parse_number(argv[i], 0, INT_MAX, &fd, &why) < 0)
+				errx(EX_USAGE, "bad file descriptor: '%s'", argv[i]);
+			o->fd = (int)fd;
 			return;
 		}
 		o->path = argv[i++];
@@ -207,6 +226,9 @@ static void parse_operands(struct opts *o, int argc, char **argv)
 
 static void check_options(struct opts *o)
 {
+	/* As flock(1): -n fails at once, even with -w. */
+	if (o->nonblock)
+		o->timeout_ms = PIDLOCK_NO_WAIT;
 	if (o->no_fork && o->close_fd)
 		errx(EX_USAGE, "the --no-fork and --close options are incompatible");
 	if (o->flock_name || o->range)
@@ -305,6 +327,20 @@ static void fail_exit(const struct opts *o, struct pidlock *lock, int r)
 	exit(exit_code_for(r));
 }
 
+/*
+ * flock(1)'s words for a lock file it cannot open.  It opens "nodir/"
+ * with O_CREAT (EISDIR), then without (ENOENT), and names the second.
+ */
+static void __attribute__((noreturn)) cannot_open_exit(const char *path, int r)
+{
+	struct stat st;
+
+	if (r == -EISDIR && lstat(path, &st) < 0)
+		r = -errno;
+	errx(exit_code_for(r), "cannot open lock file %s: %s", esc(path),
+	     strerror(-r));
+}
+
 /* A directory (flock(1) locks those too) is locked through a descriptor. */
 static int open_directory(const char *path)
 {
@@ -334,6 +370,8 @@ static struct pidlock *new_lock(const struct opts *o)
 		r = pidlock_new(&lock, o->path);
 	if (r == -EBADF) /* as flock(1): a failure to lock fd N */
 		errx(EX_DATAERR, "%d: %s", o->fd, strerror(EBADF));
+	if (r < 0 && o->flock_name && o->path)
+		cannot_open_exit(o->path, r);
 	if (r < 0 && o->name) {
 		char why[PATH_MAX + 200];
 		errx(r == -EINVAL ? EX_USAGE : EX_NOINPUT, "%s: %s", esc(o->name),
@@ -366,6 +404,28 @@ static double seconds_since(const struct timespec *t0)
 	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/*
+ * The library waits at most INT_MAX milliseconds (24.8 days) at a time:
+ * a longer -w is waited for in parts, up to its exact end.
+ */
+static int acquire_within(const struct opts *o, struct pidlock *lock,
+			  const struct timespec *t0)
+{
+	int64_t left;
+	int r;
+
+	if (o->timeout_ms <= INT_MAX) /* also PIDLOCK_WAIT_FOREVER */
+		return pidlock_acquire(lock, o->flags, (int)o->timeout_ms);
+	do {
+		left = o->timeout_ms - (int64_t)(seconds_since(t0) * 1000);
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = pidlock_acquire(lock, o->flags,
+				    left > INT_MAX ? INT_MAX : (int)left);
+	} while (r == -ETIMEDOUT);
+	return r;
+}
+
 static void take_lock(const struct opts *o, struct pidlock *lock)
 {
 	struct timespec t0;
@@ -375,8 +435,11 @@ static void take_lock(const struct opts *o, struct pidlock *lock)
 	r = pidlock_acquire(lock, o->flags, PIDLOCK_NO_WAIT);
 	if (r == -EWOULDBLOCK && o->timeout_ms != PIDLOCK_NO_WAIT &&
 	    pidlock_holder(lock)->state != PIDLOCK_STATE_REMOTE) {
-		say_holder(o, lock, "waiting; ");
-		r = pidlock_acquire(lock, o->flags, o->timeout_ms);
+		/* Said to a person at a terminal; under cron, a wait that
+		 * ends well is no news (each line would be a mail). */
+		if (o->verbose || isatty(STDERR_FILENO))
+			say_holder(o, lock, "waiting; ");
+		r = acquire_within(o, lock, &t0);
 	}
 	if (r == -EWOULDBLOCK || r == -ETIMEDOUT)
 		conflict_exit(o, lock, r);
@@ -385,12 +448,14 @@ static void take_lock(const struct opts *o, struct pidlock *lock)
 	if (o->verbose)
 		printf("%s: getting lock took %.6f seconds\n", getprogname(),
 		       seconds_since(&t0));
-	if (pidlock_recovered(lock)) {
-		if (o->verbose)
-			warnx("%s: recovered a stale lock: %s", esc(pidlock_path(lock)),
-			      esc(pidlock_holder(lock)->reason));
+	if (pidlock_recovered(lock) && o->verbose)
+		warnx("%s: recovered a stale lock: %s", esc(pidlock_path(lock)),
+		      esc(pidlock_holder(lock)->reason));
+	/* Says so for this lock, whatever the caller's environment said. */
+	if (pidlock_recovered(lock))
 		setenv("LOCKRUN_RECOVERED", "1", 1);
-	}
+	else
+		unsetenv("LOCKRUN_RECOVERED");
 	if (pidlock_netfs(lock) && !o->quiet && !o->flock_name)
 		warnx("%s: on a network filesystem: locks may not be seen by "
 		      "other hosts", esc(pidlock_path(lock)));
@@ -461,84 +526,6 @@ static void run_command(const struct opts *o, struct pidlock *lock,
 	_exit(errno == ENOMEM ? EX_OSERR : EX_UNAVAILABLE);
 }
 
-static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT,
-				 SIGUSR1, SIGUSR2, SIGWINCH };
-
-static void supervised_set(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGCHLD);
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaddset(set, forwarded[i]);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-struct watch {
-	int64_t term_at, kill_at; /* 0: not armed */
-	bool timed_out;
-};
-
-/* The max-time timer: TERM (or --signal) at term_at, KILL at kill_at. */
-static void on_deadline(const struct opts *o, pid_t child, struct watch *w)
-{
-	int64_t now = now_ms();
-
-	if (w->term_at && now >= w->term_at) {
-		kill(child, o->max_time_signal);
-		w->timed_out = true;
-		w->term_at = 0;
-		if (o->kill_after_ms)
-			w->kill_at = now + o->kill_after_ms;
-		if (!o->quiet)
-			warnx("%s: max time reached; sent signal %d to PID %d",
-			      esc(o->argv[0]), o->max_time_signal, (int)child);
-	} else if (w->kill_at && now >= w->kill_at) {
-		kill(child, SIGKILL);
-		w->kill_at = 0;
-	}
-}
-
-static struct timespec *wait_left(const struct watch *w, struct timespec *ts)
-{
-	int64_t next = w->term_at ? w->term_at : w->kill_at, left;
-
-	if (!next)
-		return NULL;
-	left = next - now_ms();
-	if (left < 0)
-		left = 0;
-	ts->tv_sec = left / 1000;
-	ts->tv_nsec = (left % 1000) * 1000000;
-	return ts;
-}
-
-/*
- * Reaps every child that has exited: as a subreaper we also inherit the
- * command's orphans.  Returns true once the command itself has exited.
- */
-static bool reap_children(pid_t child, int *status)
-{
-	bool done = false;
-	int st;
-	pid_t p;
-
-	while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-		if (p == child) {
-			*status = st;
-			done = true;
-		}
-	if (p < 0 && errno != ECHILD && errno != EINTR)
-		err(EX_OSERR, "waitpid");
-	return done;
-}
-
 /*
  * After the command exited: when none of its descendants is left (they
  * were all re-parented to us, a subreaper, and reaped), nobody else can
@@ -554,71 +541,50 @@ static bool take_back_if_alone(struct pidlock *lock)
 	       errno == ECHILD && pidlock_update(lock, 0) == 0;
 }
 
-/* Forwards signals and enforces --max-time until the child exits. */
-static int supervise(const struct opts *o, pid_t child)
+static struct job_end fork_and_supervise(const struct opts *o,
+					 struct pidlock *lock,
+					 const struct target_user *u)
 {
-	struct watch w = { 0, 0, false };
-	struct timespec ts;
-	siginfo_t info;
-	sigset_t set;
-	int status;
-
-	supervised_set(&set);
-	if (o->max_time_ms)
-		w.term_at = now_ms() + o->max_time_ms;
-	while (!reap_children(child, &status)) {
-		int sig = sigtimedwait(&set, &info, wait_left(&w, &ts));
-		if (sig < 0)
-			on_deadline(o, child, &w);
-		else if (sig != SIGCHLD && info.si_code != SI_KERNEL)
-			/* A terminal's signal (SI_KERNEL) already reached the
-			 * command, which shares our process group. */
-			kill(child, sig);
-	}
-	if (w.timed_out)
-		return EX_TIMEOUT;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
-}
-
-static int fork_and_supervise(const struct opts *o, struct pidlock *lock,
-			      const struct target_user *u)
-{
-	sigset_t set, old;
+	const struct job_opts jo = { o->max_time_ms, o->kill_after_ms,
+				     o->max_time_signal, o->quiet, o->argv[0] };
+	bool own_group = job_own_group(o->foreground);
+	struct job_end end;
+	sigset_t old;
 	pid_t child;
-	int status, r;
+	int r;
 	bool handed;
 
 	/* Block the forwarded signals first, so none is lost around fork. */
-	supervised_set(&set);
-	sigprocmask(SIG_BLOCK, &set, &old);
+	job_block_signals(&old);
 	handed = !(o->flags & (PIDLOCK_NO_RECORD | PIDLOCK_SHARED)) && o->fd < 0;
-	/* Orphans of the command come to us, so we can tell when none is left. */
-	if (handed)
-		(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* Orphans of the command come to us: we can stop them with the rest
+	 * of the job, and tell when none is left. */
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 	fflush(stdout);
 	child = fork();
 	if (child < 0)
 		err(EX_OSERR, "fork failed");
 	if (child == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
+		job_child_setup(own_group);
 		run_command(o, lock, u);
 	}
+	job_parent_setup(child, own_group);
 	if (handed && (r = pidlock_update(lock, child)) < 0 && r != -EINVAL)
 		warnx("%s: cannot record PID %d: %s", esc(pidlock_path(lock)),
 		      (int)child, pidlock_strerror(r));
-	status = supervise(o, child);
+	end = job_supervise(&jo, child, own_group);
 	if (handed)
 		take_back_if_alone(lock);
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	r = pidlock_release(lock);
 	if (r == -EWOULDBLOCK && o->verbose)
 		warnx("%s: still held by a process the command started; left in place",
 		      esc(pidlock_path(lock)));
 	else if (r < 0 && r != -EWOULDBLOCK && !o->flock_name)
 		warnx("%s: %s", esc(pidlock_path(lock)), pidlock_strerror(r));
-	return status;
+	/* Released: a signal that came after the command ended may act now. */
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return end;
 }
 
 static int unlock_fd(const struct opts *o)
@@ -634,6 +600,26 @@ static int unlock_fd(const struct opts *o)
 }
 
 /*
+ * flock(1) -u FILE opens (so creates) FILE and unlocks it: nothing to
+ * unlock in a new descriptor, but the file is there afterwards.  Not
+ * through a symlink, a FIFO or a device, as every open of lockrun's.
+ */
+static void unlock_file(const struct opts *o)
+{
+	const int flags = O_RDONLY | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	int fd = open(o->path, flags | O_CREAT, 0666);
+	struct stat st;
+
+	if (fd < 0 && errno == EISDIR)
+		fd = open(o->path, flags | O_DIRECTORY);
+	if (fd < 0)
+		cannot_open_exit(o->path, -errno);
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		cannot_open_exit(o->path, -EINVAL);
+	close(fd);
+}
+
+/*
  * The lock lives until exit: every early exit (conflict, failure) must
  * leave it exactly as it is, so it is never freed on those paths, only
  * kept reachable here.
@@ -643,14 +629,15 @@ static struct pidlock *the_lock;
 int main(int argc, char **argv)
 {
 	struct target_user u = { 0, 0, "" };
+	struct job_end end;
 	struct opts o;
-	int status;
 
 	setprogname(argv[0]);
 	parse_args(&o, argc, argv);
 	if (o.unlock && o.fd >= 0 && !o.argv)
 		return unlock_fd(&o);
 	if (o.unlock) { /* flock(1) -u FILE CMD: nothing to hold; just run it */
+		unlock_file(&o);
 		execvp(o.argv[0], o.argv);
 		err(errno == ENOMEM ? EX_OSERR : EX_UNAVAILABLE,
 		    "failed to execute %s", esc(o.argv[0]));
@@ -663,7 +650,9 @@ int main(int argc, char **argv)
 		return EX_OK; /* FD form: the caller's descriptor keeps the lock */
 	if (o.no_fork)
 		run_command(&o, the_lock, &u);
-	status = fork_and_supervise(&o, the_lock, &u);
+	end = fork_and_supervise(&o, the_lock, &u);
 	pidlock_free(the_lock);
-	return status;
+	if (end.die_by)
+		die_by_signal(end.die_by);
+	return end.status;
 }

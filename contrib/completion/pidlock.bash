@@ -176,7 +176,7 @@ _lockrun()
 	-N | --name)
 		_pidlock_add "$(_pidlock_names)"; return ;;
 	-S | --signal)
-		_pidlock_add "$(printf '%s\n' HUP INT QUIT KILL USR1 USR2 ALRM TERM CONT STOP WINCH)"
+		_pidlock_add "$(printf '%s\n' HUP INT QUIT KILL USR1 USR2 ALRM TERM CONT STOP WINCH PIPE RTMIN RTMAX)"
 		return ;;
 	-U | --user)
 		local IFS=$'\n'
@@ -214,7 +214,7 @@ _lockrun()
 				-n --nb --nonblocking -w --wait --timeout -E --conflict-exit-code \
 				-o --close -c --command -F --no-fork --fcntl --start --length --fd \
 				--verbose -N --name -m --message -q --quiet -k --keep -T --max-time \
-				-K --kill-after -S --signal -U --user -h --help -V --version)"
+				-K --kill-after -S --signal -U --user --foreground -h --help -V --version)"
 			return
 		fi
 		if $named; then

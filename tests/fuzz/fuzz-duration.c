@@ -3,7 +3,8 @@
  * The duration parser of the tools (parse_duration in cmd/common.c) fed
  * arbitrary strings, checked against an independent reference.
  *
- * The grammar is DIGITS [ "." DIGITS ] [ "ms" | "s" | "m" | "h" | "d" ];
+ * The grammar is (DIGITS [ "." [DIGITS] ] | "." DIGITS) [ "ms" | "s" | "m" |
+ * "h" | "d" ] (flock(1) takes ".5" and "1.");
  * digits past the ninth after the point are ignored (truncated).  The
  * reference computes the exact value in 128 bits, so:
  *  - accepted: the input is in the grammar, the result is never negative
@@ -48,7 +49,7 @@ static struct ref reference(const char *s)
 	int64_t unit;
 	const char *p = s;
 
-	if (!is_digit(*p))
+	if (!is_digit(*p) && !(*p == '.' && is_digit(p[1])))
 		return r;
 	for (; is_digit(*p); p++) {
 		whole = whole * 10 + (*p - '0');
@@ -58,8 +59,7 @@ static struct ref reference(const char *s)
 			r.capped = true, whole = (i128)10000000000 * 10000000000;
 	}
 	if (*p == '.') {
-		if (!is_digit(*++p))
-			return r;
+		p++;
 		for (int n = 0; is_digit(*p); p++, n++)
 			if (n < 9)
 				frac = frac * 10 + (*p - '0'), scale *= 10;

@@ -64,7 +64,12 @@ static void check_signal(const char *s)
 	FUZZ_CHECK(why == NULL);
 	FUZZ_CHECK(sig >= 1 && sig < NSIG);
 	abbrev = sigabbrev_np(sig);
-	if (abbrev && strcasecmp(name, abbrev) != 0)
+	if (strncasecmp(name, "RTMIN", 5) == 0 || strncasecmp(name, "RTMAX", 5) == 0)
+		FUZZ_CHECK(sig >= SIGRTMIN && sig <= SIGRTMAX);
+	else if (strcasecmp(name, "IOT") == 0 || strcasecmp(name, "CLD") == 0 ||
+		 strcasecmp(name, "IO") == 0 || strcasecmp(name, "POLL") == 0)
+		FUZZ_CHECK(sig == SIGABRT || sig == SIGCHLD || sig == SIGIO);
+	else if (abbrev && strcasecmp(name, abbrev) != 0)
 		FUZZ_CHECK(strtoll(s, NULL, 10) == sig); /* then it was a number */
 }
 

@@ -120,6 +120,22 @@ expect_out_match() { printf '%s' "$out" | grep -Eq -- "$1" || fail "stdout '$out
 expect_file() { [ -e "$1" ] || fail "$1 missing"; }
 expect_no_file() { [ ! -e "$1" ] && [ ! -L "$1" ] || fail "$1 exists"; }
 
+# compat ARGS...: runs util-linux flock(1) as "flock" (ul_status, ul_out,
+# ul_err), then ours as "flock" ($status, $out, $err).
+UL=/usr/bin/flock
+compat() {
+	run bash -c 'exec -a flock '"$UL"' "$@"' flock "$@"
+	ul_status=$status ul_out=$out ul_err=$err
+	run flock "$@"
+}
+expect_same_status() {
+	[ "$status" = "$ul_status" ] || fail "flock $*: exit $status, util-linux flock(1) exits $ul_status (stderr: '$err' vs '$ul_err')"
+}
+expect_same() {
+	expect_same_status "$@"
+	[ "$err" = "$ul_err" ] || fail "flock $*: stderr '$err', util-linux flock(1) prints '$ul_err'"
+}
+
 # wait_until CMD...: polls a condition for up to 10 s (never a fixed sleep).
 wait_until() {
 	i=0

@@ -602,7 +602,7 @@ t_usage_errors() {
 	expect_err_match "Try 'lockclean --help' for more information"
 	run_clean lockclean -Z d
 	expect_status 64
-	for bad in abc -5 1x 1e3 '' 1. inf nan; do
+	for bad in abc -5 1x 1e3 '' . inf nan; do
 		run_clean lockclean --older-than "$bad" d
 		expect_status 64
 		expect_err_match "invalid age: '"

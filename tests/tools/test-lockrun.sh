@@ -63,20 +63,7 @@ hold() {
 	started c && wait_until is_locked "$f"
 }
 
-# compat ARGS...: runs util-linux flock(1) as "flock" (ul_status, ul_out,
-# ul_err), then ours as "flock" ($status, $out, $err).
-compat() {
-	run bash -c 'exec -a flock '"$UL"' "$@"' flock "$@"
-	ul_status=$status ul_out=$out ul_err=$err
-	run flock "$@"
-}
-expect_same_status() {
-	[ "$status" = "$ul_status" ] || fail "flock $*: exit $status, util-linux flock(1) exits $ul_status (stderr: '$err' vs '$ul_err')"
-}
-expect_same() {
-	expect_same_status "$@"
-	[ "$err" = "$ul_err" ] || fail "flock $*: stderr '$err', util-linux flock(1) prints '$ul_err'"
-}
+# compat, expect_same_status, expect_same: see lib.sh.
 
 # nothing_left: the test directory holds nothing but the harness's files.
 nothing_left() {
@@ -537,7 +524,7 @@ t_exclusion_with_flock_both_ways() {
 	expect_err_match "F: held by PID $pid"
 	run flock -n F true
 	expect_status 1
-	bg w lockrun -w 10 "$T/F" sh -c 'echo $$ >w.pid; wc -c <F >w.size; $0 -n F true; echo $? >w.ul' "$UL"
+	bg w lockrun --verbose -w 10 "$T/F" sh -c 'echo $$ >w.pid; wc -c <F >w.size; $0 -n F true; echo $? >w.ul' "$UL"
 	wait_until grep -qs 'waiting; held by' w.err || return
 	touch a.go
 	bg_status w
@@ -671,7 +658,8 @@ t_holder_report() {
 	run lockrun --quiet -w 0.1 F true
 	expect_status 1
 	expect_err ''
-	run lockrun -w 0.2 F true
+	# the waiting line: on a terminal or with --verbose (test-jobs.sh)
+	run lockrun --verbose -w 0.2 F true
 	expect_status 1
 	line1=$(printf '%s\n' "$err" | sed -n 1p) line2=$(printf '%s\n' "$err" | sed -n 2p)
 	printf '%s' "$line1" | grep -Eq "^lockrun: .*F: waiting; held by PID $cpid \(sh\) since [0-9:]+, [0-9]+s$" ||
@@ -846,7 +834,7 @@ t_kill_after() {
 # A waiter wakes up soon after the release (no polling loop of seconds).
 t_wakeup_on_release() {
 	hold F || return
-	bg w lockrun -w 10 "$T/F" sh -c 'date +%s%N >started'
+	bg w lockrun --verbose -w 10 "$T/F" sh -c 'date +%s%N >started'
 	wait_until grep -qs 'waiting; held by' w.err || return
 	date +%s%N >released
 	touch c.go

@@ -98,12 +98,14 @@ static _Noreturn void exec_lockrun(const struct t_config *c, unsigned s,
 		dup2(null, 1);
 		dup2(null, 2);
 	}
+	/* --foreground: the command stays in the worker's process group,
+	 * which chaos kills as one (lockrun would give it its own). */
 	if (timeout_ms == 0)
-		execl(lockrun, "lockrun", "-n", c->lock, c->self, "--cs", c->shm,
-		      slot, tmo, (char *)NULL);
+		execl(lockrun, "lockrun", "--foreground", "-n", c->lock, c->self,
+		      "--cs", c->shm, slot, tmo, (char *)NULL);
 	else
-		execl(lockrun, "lockrun", "-w", wait, c->lock, c->self, "--cs",
-		      c->shm, slot, tmo, (char *)NULL);
+		execl(lockrun, "lockrun", "--foreground", "-w", wait, c->lock,
+		      c->self, "--cs", c->shm, slot, tmo, (char *)NULL);
 	_exit(127);
 }
 

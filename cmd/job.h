@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lockrun's supervision of the job: the command and every process it
+ * starts, also those that leave its process group or session (lockrun is
+ * their child subreaper).  Signals lockrun receives are forwarded to the
+ * processes that did not get them already; --max-time, --kill-after and
+ * forwarded termination signals stop the whole job.
+ */
+#ifndef PIDLOCK_CMD_JOB_H
+#define PIDLOCK_CMD_JOB_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define EX_TIMEOUT 124
+/* --max-time stopped the job, but some of it outlived the stop. */
+#define EX_TIMEOUT_LEFT 125
+
+struct job_opts {
+	int64_t max_time_ms, kill_after_ms; /* 0: none */
+	int max_time_signal;
+	bool quiet;
+	const char *command;                 /* argv[0], for messages */
+};
+
+struct job_end {
+	int status;  /* lockrun's exit status */
+	int die_by;  /* when not 0: die by this signal after the release */
+};
+
+/* Blocks the signals the supervisor waits for (before fork); *old is
+ * the mask to restore in the child and at the end. */
+void job_block_signals(sigset_t *old);
+
+/* Whether the command gets a process group of its own: yes, unless
+ * foreground was asked for or lockrun runs in the foreground process
+ * group of its controlling terminal (then the command stays there, so it
+ * can use the terminal, and the terminal's signals reach it directly). */
+bool job_own_group(bool foreground);
+
+/* In the child before exec, and in the parent after fork. */
+void job_child_setup(bool own_group);
+void job_parent_setup(pid_t child, bool own_group);
+
+/* Forwards signals and enforces the time limit until the command has
+ * exited (and, after a stop, the rest of the job too, for a while). */
+struct job_end job_supervise(const struct job_opts *o, pid_t child,
+			     bool own_group);
+
+/* Dies by sig (its default action, no core dump); never returns. */
+void die_by_signal(int sig) __attribute__((noreturn));
+
+#endif
