@@ -380,23 +380,52 @@ static int create_inode(struct pidlock *lock, int dirfd, char *tmp,
 	return -EEXIST;
 }
 
+/*
+ * A named temporary file exists unlocked between its openat and its flock:
+ * a cleaner may lock it first (our flock then says busy) and remove it as
+ * a leftover.  So once locked, the name must still carry it; if not, the
+ * creation starts again with a new name rather than fail.
+ */
+static int temp_lost(int dirfd, const char *tmp, int fd, int r)
+{
+	struct stat mine, named;
+
+	if (!tmp[0])
+		return false;
+	if (r == -EWOULDBLOCK)
+		return true;
+	return r == 0 && (fstat(fd, &mine) < 0 ||
+			  fstatat(dirfd, tmp, &named, AT_SYMLINK_NOFOLLOW) < 0 ||
+			  mine.st_ino != named.st_ino || mine.st_dev != named.st_dev);
+}
+
 /* Returns the writable descriptor; *lockfd as for prepare_fd(). */
 static int prepare_inode(struct pidlock *lock, int dirfd, bool with_record,
 			 char *tmp, size_t tmpsize, int *lockfd)
 {
-	int fd = create_inode(lock, dirfd, tmp, tmpsize);
-	int r;
+	for (int i = 0; i < 16; i++) {
+		int fd = create_inode(lock, dirfd, tmp, tmpsize);
+		int r;
 
-	if (fd < 0)
+		if (fd < 0)
+			return fd;
+		r = prepare_fd(lock, fd, with_record, lockfd);
+		if (temp_lost(dirfd, tmp, *lockfd >= 0 ? *lockfd : fd, r)) {
+			if (*lockfd >= 0)
+				close(*lockfd);
+			*lockfd = -1;
+			close(fd); /* the cleaner's to remove, or gone already */
+			continue;
+		}
+		if (r < 0) {
+			if (tmp[0])
+				unlinkat(dirfd, tmp, 0);
+			close(fd);
+			return r;
+		}
 		return fd;
-	r = prepare_fd(lock, fd, with_record, lockfd);
-	if (r < 0) {
-		if (tmp[0])
-			unlinkat(dirfd, tmp, 0);
-		close(fd);
-		return r;
 	}
-	return fd;
+	return -EBUSY;
 }
 
 /* Gives an unnamed inode a name; never replaces an existing one. */
