@@ -357,18 +357,20 @@ static int prepare_fd(struct pidlock *lock, int fd, bool with_record,
 }
 
 /*
- * An unnamed inode in the lock's directory (O_TMPFILE), or a named
- * temporary file where the filesystem has no O_TMPFILE; *tmp says which.
+ * A named temporary file in the lock's directory, published later by
+ * renameat2(RENAME_NOREPLACE): the holder's descriptor then names the real
+ * path in /proc/PID/fd and lslocks(8).  (An O_TMPFILE inode published by
+ * linkat keeps the name "/dir/#12345 (deleted)" for good; it is used only
+ * for a waiter's spare inode, see ready_spare().)  A creation happens once
+ * in a lock file's life, so the extra name costs little; its leftover after
+ * a crash is what lockclean removes.  *tmp is the name.
  */
 static int create_inode(struct pidlock *lock, int dirfd, char *tmp,
 			size_t tmpsize)
 {
-	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int fd;
 
 	tmp[0] = '\0';
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
-			errno != EINVAL))
-		return fd < 0 ? -errno : fd;
 	for (int i = 0; i < 16; i++) {
 		random_name(tmp, tmpsize);
 		fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW |

@@ -189,7 +189,25 @@ t_user_record_uid() {
 	done
 }
 
+# --- the holder's descriptor names the real path (issue 19 item 6) ---------
+
+# A lock file lockrun creates is published by renaming a named temporary
+# file, so /proc/PID/fd (and lslocks, which reads it) of the holder and of
+# the command name the real path, not "/dir/#12345 (deleted)".
+t_fd_names_real_path() {
+	run lockrun "$T/F" sh -c 'for p in $PPID $$; do
+		for f in /proc/$p/fd/*; do readlink "$f"; done; done' sh
+	expect_status 0
+	printf '%s\n' "$out" | grep -q '(deleted)' && fail "a descriptor of a deleted name: $out"
+	[ "$(printf '%s\n' "$out" | grep -cx "$T/F")" -ge 2 ] ||
+		fail "lockrun and its command do not both name $T/F: $out"
+	if command -v lslocks >/dev/null; then
+		run lockrun "$T/G" sh -c 'lslocks -n -o PATH -p $PPID' sh
+		expect_out "$T/G"
+	fi
+}
+
 run_tests \
 	t_mixed_with_flock1 \
 	t_root_replaces_planted_file t_root_busy_on_planted_locked_file \
-	t_user_cannot_change_record t_user_record_uid
+	t_user_cannot_change_record t_user_record_uid t_fd_names_real_path

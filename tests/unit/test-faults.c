@@ -226,7 +226,7 @@ static void create_short_writes(void **state)
 }
 
 /*
- * The O_TMPFILE openat is the first openat after the first fstatat (the
+ * The creating openat is the first openat after the first fstatat (the
  * name is missing, so creation starts): a hook on fstatat arms it then.
  */
 static int tmpfile_errno;
@@ -255,20 +255,17 @@ static void create_tmpfile_erofs_eacces(void **state)
 }
 
 /*
- * Without O_TMPFILE (EOPNOTSUPP) a named temporary file is used; a
- * failure after its creation must remove it.
+ * A named temporary file is used (the default since the holder's
+ * descriptor must name the real path); a failure after its creation must
+ * remove it.
  */
 static void arm_no_tmpfile_then_enospc(void)
 {
-	tmpfile_errno = EOPNOTSUPP;
-	arm_tmpfile_fault();
 	mock_fail(MOCK_PWRITE, 1, ENOSPC, 1);
 }
 
 static void arm_no_tmpfile_then_rename_eio(void)
 {
-	tmpfile_errno = EOPNOTSUPP;
-	arm_tmpfile_fault();
 	mock_fail(MOCK_RENAMEAT2, 1, EIO, 1);
 }
 
@@ -298,9 +295,11 @@ static int eexist_forever(void *arg)
 	fds = count_fds();
 	if (pidlock_new(&lock, test_path(LOCK)) < 0)
 		return 120;
-	mock_fail(MOCK_LINKAT, 1, EEXIST, -1);
+	/* Publishing is renameat2(RENAME_NOREPLACE) of the named temporary
+	 * file (pidlock(5)), linkat where that is not supported. */
+	mock_fail(MOCK_RENAMEAT2, 1, EEXIST, -1);
 	r = pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT);
-	links = mock_calls(MOCK_LINKAT);
+	links = mock_calls(MOCK_RENAMEAT2);
 	mock_reset();
 	pidlock_free(lock);
 	if (count_fds() != fds)
@@ -326,7 +325,7 @@ static void create_linkat_eexist_forever(void **state)
 	expect_dir(false);
 }
 
-static void arm_linkat_enospc(void) { mock_fail(MOCK_LINKAT, 1, ENOSPC, 1); }
+static void arm_linkat_enospc(void) { mock_fail(MOCK_RENAMEAT2, 1, ENOSPC, 1); }
 static void arm_fchmod_eperm(void) { mock_fail(MOCK_FCHMOD, 1, EPERM, 1); }
 static void arm_flock_enolck(void) { mock_fail(MOCK_FLOCK, 1, ENOLCK, 1); }
 static void arm_fstatat_eacces(void) { mock_fail(MOCK_FSTATAT, 1, EACCES, 1); }
