@@ -201,11 +201,16 @@ static int run_lockclean(const struct t_config *c)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Files in dir; counts the temporary ones apart, reports the others. */
+/*
+ * Files in dir; counts the temporary ones apart, reports the others.  An
+ * empty lock file is not a leftover: lock files are kept, emptied, on
+ * release (pidlock(5)).
+ */
 static int leftovers(struct t_shm *shm, const char *dir, int *tmps)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
+	struct stat st;
 	int n = 0;
 
 	*tmps = 0;
@@ -213,6 +218,10 @@ static int leftovers(struct t_shm *shm, const char *dir, int *tmps)
 		return -1;
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (!pidlock_is_temp_name(e->d_name) &&
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_size == 0)
 			continue;
 		if (pidlock_is_temp_name(e->d_name))
 			(*tmps)++;

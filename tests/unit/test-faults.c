@@ -597,6 +597,84 @@ static void update_pwrite_fails(void **state)
 	expect_released();
 }
 
+/* --- a cleaner during a creation without O_TMPFILE ------------------------- */
+
+/*
+ * Issue 20 item 14: a named temporary file is unlocked between its openat
+ * and its flock; a cleaner there (what lockclean runs: pidlock_clean_at)
+ * may remove it.  The creator must start again rather than fail.
+ */
+static bool in_hook;
+static int cleaned, judged;
+
+/* Runs the cleaner on every temporary file, just before a flock(2). */
+static void clean_temps_now(void)
+{
+	struct pidlock_info info;
+	struct dirent *e;
+	DIR *d;
+
+	if (in_hook || judged > 0) /* once: the retry is left alone */
+		return;
+	in_hook = true;
+	d = opendir(test_dir);
+	while (d && (e = readdir(d)))
+		if (pidlock_is_temp_name(e->d_name)) {
+			judged++;
+			if (pidlock_clean_at(dirfd(d), e->d_name, NULL, NULL, &info) == 1)
+				cleaned++;
+		}
+	if (d)
+		closedir(d);
+	in_hook = false;
+}
+
+/* The name carries a complete record naming us; no temporary is left. */
+static void expect_created(void)
+{
+	char buf[PIDLOCK_RECORD_MAX + 1];
+	struct pidlock_record rec;
+	struct dirent *e;
+	ssize_t n = read_file(test_path(LOCK), buf, sizeof(buf));
+	DIR *d;
+
+	assert_true(n > 0);
+	assert_int_equal(pidlock_record_parse(buf, (size_t)n, &rec, NULL), 0);
+	assert_int_equal(rec.pid, getpid());
+	d = opendir(test_dir);
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (pidlock_is_temp_name(e->d_name))
+			fail_msg("temporary file left: %s", e->d_name);
+	closedir(d);
+}
+
+/* A cleaner between the creator's openat and its flock. */
+static void cleaner_between_create_and_lock(void **state)
+{
+	struct pidlock *lock;
+	int r;
+
+	(void)state;
+	cleaned = judged = 0;
+	mock_no_tmpfile(true);
+	mock_hook(MOCK_FLOCK, clean_temps_now);
+	assert_int_equal(pidlock_new(&lock, test_path(LOCK)), 0);
+	r = pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT);
+	mock_hook(MOCK_FLOCK, NULL);
+	mock_no_tmpfile(false);
+	if (r != 0)
+		fail_msg("creation failed with %s after the cleaner judged %d "
+			 "and removed %d temporary files", pidlock_strerror(r),
+			 judged, cleaned);
+	assert_true(judged >= 1);
+	print_message("the cleaner removed %d temporary file(s) of the creation; "
+		      "it started again\n", cleaned);
+	expect_created();
+	assert_int_equal(pidlock_release(lock), 0);
+	pidlock_free(lock);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, test_reset, test_reset)
 
 int main(void)
@@ -618,6 +696,7 @@ int main(void)
 		T(release_unlinkat_eio),
 		T(keep_in_place_write_enospc),
 		T(update_pwrite_fails),
+		T(cleaner_between_create_and_lock),
 	};
 
 	return cmocka_run_group_tests_name("faults", tests, group_setup,
