@@ -99,7 +99,7 @@ t_tmpfiles_snippet() {
 # The service's command line, on a directory in place of /run/lock.
 t_lockclean_service_command() {
 	mkdir lock
-	lockrun -F lock/stale.lock sleep 1000 &
+	lockrun --remove -F lock/stale.lock sleep 1000 &
 	local p=$!
 	wait_until is_locked lock/stale.lock || return
 	kill -9 $p
@@ -137,7 +137,7 @@ t_lockclean_service_capabilities() {
 	local i
 	for i in 1 2; do
 		setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups sh -c \
-			'exec lockrun -F lock/job.lock sleep 1000' &
+			'exec lockrun --remove -F lock/job.lock sleep 1000' &
 		p=$!
 		wait_until is_locked lock/job.lock || { kill $p; return; }
 		kill -9 $p
@@ -183,7 +183,7 @@ t_singleton_service_command() {
 	wait $p
 	local st=$?
 	[ "$st" = "$ok" ] || fail "lockrun exited $st after SIGTERM, SuccessExitStatus=$ok"
-	expect_no_file example-daemon.lock
+	expect_released example-daemon.lock
 }
 
 # The template: lockrun@NAME runs /etc/lockrun.d/NAME under the lock NAME;
@@ -203,7 +203,7 @@ t_lockrun_template_command() {
 	eval "run $cmd"
 	expect_status 0
 	[ "$(cat ran 2>/dev/null)" = ran ] || fail "the job did not run"
-	expect_no_file job.lock
+	expect_released job.lock
 	touch hold
 	eval "$cmd &"
 	local p=$!
