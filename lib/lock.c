@@ -677,12 +677,17 @@ static int open_writer(int dirfd, const char *base, const struct stat *st,
 }
 
 static int open_existing(int dirfd, const char *base, const struct stat *st,
-			 int *fdp)
+			 bool ofd_write, int *fdp)
 {
 	struct stat opened;
-	/* The lock is held through a read-only descriptor (see writer()). */
-	int fd = openat(dirfd, base, O_RDONLY | OPEN_FLAGS);
+	/* The lock is held through a read-only descriptor (see writer()),
+	 * except an exclusive fcntl(2) lock, which needs one open for writing
+	 * (and never comes with a record). */
+	int fd = ofd_write ? openat(dirfd, base, O_RDWR | OPEN_FLAGS) : -1;
 
+	if (fd < 0 && (!ofd_write || errno == EACCES || errno == EROFS ||
+		       errno == EPERM))
+		fd = openat(dirfd, base, O_RDONLY | OPEN_FLAGS);
 	if (fd < 0)
 		return errno == ENOENT ? RETRY : -errno;
 	if (fstat(fd, &opened) < 0 || !same_inode(&opened, st)) {
@@ -911,7 +916,8 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 	foreign = r == -PIDLOCK_EOWNER && geteuid() == 0;
 	if (r < 0 && !foreign)
 		return r;
-	r = open_existing(dirfd, lock->base, &st, &fd);
+	r = open_existing(dirfd, lock->base, &st,
+			  lock->how.ofd && !lock->how.shared, &fd);
 	if (r != 0)
 		return r;
 	(void)read_content(fd, &c);
