@@ -37,6 +37,7 @@ struct opts {
 	int conflict_code;
 	bool nonblock;        /* -n: wins over -w, wherever they stand */
 	bool unlock, close_fd, no_fork, verbose, quiet, keep, foreground;
+	bool remove;          /* --remove: PIDLOCK_UNLINK */
 	bool flock_name;      /* invoked as "flock": be flock(1) exactly */
 	bool range;
 	off_t start, length;
@@ -77,7 +78,9 @@ static void usage(void)
 	       " -N, --name NAME            use the named lock NAME in the lock directory\n"
 	       " -m, --message TEXT         store TEXT in the lock record\n"
 	       " -q, --quiet                do not say who holds a busy lock\n"
-	       " -k, --keep                 keep the lock file; never remove it\n"
+	       " -k, --keep                 keep the lock file (the default)\n"
+	       "     --remove               remove the lock file on release (not safe\n"
+	       "                            with flock(1) users of the same path)\n"
 	       " -T, --max-time DUR         stop the whole job after DUR (exit 124)\n"
 	       " -K, --kill-after DUR       then SIGKILL what is left DUR later\n"
 	       " -S, --signal SIG           signal for --max-time (default TERM)\n"
@@ -90,7 +93,7 @@ static void usage(void)
 }
 
 enum { OPT_VERBOSE = 256, OPT_FCNTL, OPT_START, OPT_LENGTH, OPT_FD,
-       OPT_FOREGROUND };
+       OPT_FOREGROUND, OPT_REMOVE };
 
 static const struct option long_options[] = {
 	{ "shared", no_argument, NULL, 's' },
@@ -113,6 +116,7 @@ static const struct option long_options[] = {
 	{ "message", required_argument, NULL, 'm' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "keep", no_argument, NULL, 'k' },
+	{ "remove", no_argument, NULL, OPT_REMOVE },
 	{ "max-time", required_argument, NULL, 'T' },
 	{ "kill-after", required_argument, NULL, 'K' },
 	{ "signal", required_argument, NULL, 'S' },
@@ -180,6 +184,7 @@ static void parse_option(struct opts *o, int c)
 	case 'm': o->message = optarg; break;
 	case 'q': o->quiet = true; break;
 	case 'k': o->keep = true; break;
+	case OPT_REMOVE: o->remove = true; break;
 	case 'T': o->max_time_ms = duration_or_die(optarg, "max time"); break;
 	case 'K': o->kill_after_ms = duration_or_die(optarg, "kill-after time"); break;
 	case 'S': o->max_time_signal = signal_or_die(optarg); break;
@@ -239,6 +244,10 @@ static void check_options(struct opts *o)
 		o->flags |= PIDLOCK_NO_RECORD;
 	if (o->keep)
 		o->flags |= PIDLOCK_KEEP;
+	if (o->keep && o->remove)
+		errx(EX_USAGE, "the --keep and --remove options are incompatible");
+	if (o->remove && !(o->flags & (PIDLOCK_SHARED | PIDLOCK_NO_RECORD)))
+		o->flags |= PIDLOCK_UNLINK;
 	if (o->flags & PIDLOCK_SHARED)
 		o->flags &= ~PIDLOCK_KEEP;
 	if (o->user && geteuid() != 0)
@@ -504,8 +513,14 @@ static void drop_privileges(const struct target_user *u)
 	}
 }
 
+/*
+ * dropped: a pipe's write end, closed once the privileges are dropped (the
+ * parent then records the command's uid, not ours), or -1.  The lock
+ * descriptor handed to the command is read-only (pidlock(5)): the command
+ * holds the lock but cannot change the record.
+ */
 static void run_command(const struct opts *o, struct pidlock *lock,
-			const struct target_user *u)
+			const struct target_user *u, int dropped)
 {
 	int fd = pidlock_fd(lock);
 
@@ -516,6 +531,8 @@ static void run_command(const struct opts *o, struct pidlock *lock,
 		close(o->fd);
 	if (o->user)
 		drop_privileges(u);
+	if (dropped >= 0)
+		close(dropped);
 	if (o->verbose)
 		printf("%s: executing %s\n", getprogname(), esc(o->argv[0]));
 	fflush(stdout);
@@ -551,8 +568,9 @@ static struct job_end fork_and_supervise(const struct opts *o,
 	struct job_end end;
 	sigset_t old;
 	pid_t child;
-	int r;
+	int r, dropped[2] = { -1, -1 };
 	bool handed;
+	char c;
 
 	/* Block the forwarded signals first, so none is lost around fork. */
 	job_block_signals(&old);
@@ -560,6 +578,8 @@ static struct job_end fork_and_supervise(const struct opts *o,
 	/* Orphans of the command come to us: we can stop them with the rest
 	 * of the job, and tell when none is left. */
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (handed && o->user && pipe2(dropped, O_CLOEXEC) < 0)
+		dropped[0] = dropped[1] = -1; /* the record may then say uid 0 */
 	fflush(stdout);
 	child = fork();
 	if (child < 0)
@@ -567,9 +587,17 @@ static struct job_end fork_and_supervise(const struct opts *o,
 	if (child == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		job_child_setup(own_group);
-		run_command(o, lock, u);
+		if (dropped[0] >= 0)
+			close(dropped[0]);
+		run_command(o, lock, u, dropped[1]);
 	}
 	job_parent_setup(child, own_group);
+	if (dropped[1] >= 0) { /* the record names the uid the command runs as */
+		close(dropped[1]);
+		while (read(dropped[0], &c, 1) < 0 && errno == EINTR)
+			;
+		close(dropped[0]);
+	}
 	if (handed && (r = pidlock_update(lock, child)) < 0 && r != -EINVAL)
 		warnx("%s: cannot record PID %d: %s", esc(pidlock_path(lock)),
 		      (int)child, pidlock_strerror(r));
@@ -649,7 +677,7 @@ int main(int argc, char **argv)
 	if (!o.argv)
 		return EX_OK; /* FD form: the caller's descriptor keeps the lock */
 	if (o.no_fork)
-		run_command(&o, the_lock, &u);
+		run_command(&o, the_lock, &u, -1);
 	end = fork_and_supervise(&o, the_lock, &u);
 	pidlock_free(the_lock);
 	if (end.die_by)

@@ -8,6 +8,14 @@
  * after every acquisition it is enough to check that our inode is still
  * linked and still the one at the path; if not, someone who held it
  * before us moved on, and we start again.
+ *
+ * And in normal operation nobody changes it at all: a file, once created,
+ * keeps its inode for good.  A stale record is recovered by writing over
+ * it in place while holding the lock, and release empties the file rather
+ * than removing it.  util-linux flock(1) and other programs that only
+ * open and lock the path cannot follow a name that moves to a new inode;
+ * a name that never moves is what lets them share a path with us (only
+ * PIDLOCK_UNLINK, on request, removes the file on release).
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -28,9 +36,11 @@
 struct pidlock {
 	char *path, *dir, *base;
 	int fd;            /* the locked descriptor, -1 when not held */
+	int wfd;           /* the record's writer, -1: write through fd */
 	int dirfd;         /* the directory, while held */
 	int user_fd;       /* pidlock_new_fd(): the caller's descriptor */
 	int spare_fd;      /* a waiter's unnamed inode, ready to publish */
+	int spare_lockfd;  /* and its locked read-only descriptor */
 	dev_t spare_dev;   /* and its identity, known before the wait */
 	ino_t spare_ino;
 	dev_t dev;
@@ -45,6 +55,7 @@ struct pidlock {
 	bool recovered;
 	bool netfs;
 	pid_t record_pid;  /* line 1, 0: ourselves */
+	size_t file_len;   /* bytes in the file, as far as we know */
 	char comm[256];
 	char message[1024];
 	struct pidlock_info holder;
@@ -56,7 +67,8 @@ static int handle_alloc(struct pidlock **lockp)
 
 	if (!lock)
 		return -ENOMEM;
-	lock->fd = lock->dirfd = lock->user_fd = lock->spare_fd = -1;
+	lock->fd = lock->wfd = lock->dirfd = lock->user_fd = lock->spare_fd = -1;
+	lock->spare_lockfd = -1;
 	lock->mode = 0644;
 	pidlock__info_reset(&lock->holder);
 	*lockp = lock;
@@ -270,14 +282,39 @@ static int write_record(struct pidlock *lock, int fd)
 	return r < 0 ? r : len;
 }
 
+/*
+ * The record is written through its own descriptor, never the locked one.
+ * The locked descriptor is read-only, so that what a command inherits to
+ * keep the lock (lockrun, in particular after dropping privileges) cannot
+ * change the record: write(2), ftruncate(2), fchmod(2) fail on it, and
+ * reopening it for writing through /proc needs write permission on the
+ * file.  The writer is close-on-exec and never handed on.
+ */
+static int writer(const struct pidlock *lock)
+{
+	return lock->wfd >= 0 ? lock->wfd : lock->fd;
+}
+
+/* A read-only descriptor of the inode fd is open on (-1 without /proc). */
+static int reopen_readonly(int fd)
+{
+	char proc[32];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return open(proc, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+}
+
+/* Over an empty file (the usual case: a release emptied it) or a longer
+ * record, with the tail cut only when there is one. */
 static int write_record_in_place(struct pidlock *lock)
 {
-	int len = write_record(lock, lock->fd);
+	int len = write_record(lock, writer(lock));
 
 	if (len < 0)
 		return len;
-	if (ftruncate(lock->fd, len) < 0)
+	if (lock->file_len > (size_t)len && ftruncate(writer(lock), len) < 0)
 		return -errno;
+	lock->file_len = (size_t)len;
 	lock->has_record = true;
 	return 0;
 }
@@ -294,33 +331,46 @@ static int random_name(char *buf, size_t size)
 	return 0;
 }
 
-/* Fills a freshly created, unpublished inode: mode, lock, content. */
-static int prepare_fd(struct pidlock *lock, int fd, bool with_record)
+/*
+ * Fills a freshly created, unpublished inode: mode, lock, content.  With a
+ * record, the lock is taken through a read-only descriptor, *lockfd (-1:
+ * through fd itself, where there is no /proc to reopen it).
+ */
+static int prepare_fd(struct pidlock *lock, int fd, bool with_record,
+		      int *lockfd)
 {
 	int r;
 
+	*lockfd = -1;
 	if (fchmod(fd, lock->mode) < 0)
 		return -errno;
-	r = pidlock__lock_try(fd, &lock->how);
-	if (r < 0 || !with_record)
-		return r;
-	r = write_record(lock, fd);
-	return r < 0 ? r : 0;
+	if (with_record)
+		*lockfd = reopen_readonly(fd);
+	r = pidlock__lock_try(*lockfd >= 0 ? *lockfd : fd, &lock->how);
+	if (r == 0 && with_record && (r = write_record(lock, fd)) > 0)
+		r = 0;
+	if (r < 0 && *lockfd >= 0) {
+		close(*lockfd);
+		*lockfd = -1;
+	}
+	return r;
 }
 
 /*
- * An unnamed inode in the lock's directory (O_TMPFILE), or a named
- * temporary file where the filesystem has no O_TMPFILE; *tmp says which.
+ * A named temporary file in the lock's directory, published later by
+ * renameat2(RENAME_NOREPLACE): the holder's descriptor then names the real
+ * path in /proc/PID/fd and lslocks(8).  (An O_TMPFILE inode published by
+ * linkat keeps the name "/dir/#12345 (deleted)" for good; it is used only
+ * for a waiter's spare inode, see ready_spare().)  A creation happens once
+ * in a lock file's life, so the extra name costs little; its leftover after
+ * a crash is what lockclean removes.  *tmp is the name.
  */
 static int create_inode(struct pidlock *lock, int dirfd, char *tmp,
 			size_t tmpsize)
 {
-	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int fd;
 
 	tmp[0] = '\0';
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
-			errno != EINVAL))
-		return fd < 0 ? -errno : fd;
 	for (int i = 0; i < 16; i++) {
 		random_name(tmp, tmpsize);
 		fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW |
@@ -332,22 +382,52 @@ static int create_inode(struct pidlock *lock, int dirfd, char *tmp,
 	return -EEXIST;
 }
 
-static int prepare_inode(struct pidlock *lock, int dirfd, bool with_record,
-			 char *tmp, size_t tmpsize)
+/*
+ * A named temporary file exists unlocked between its openat and its flock:
+ * a cleaner may lock it first (our flock then says busy) and remove it as
+ * a leftover.  So once locked, the name must still carry it; if not, the
+ * creation starts again with a new name rather than fail.
+ */
+static int temp_lost(int dirfd, const char *tmp, int fd, int r)
 {
-	int fd = create_inode(lock, dirfd, tmp, tmpsize);
-	int r;
+	struct stat mine, named;
 
-	if (fd < 0)
+	if (!tmp[0])
+		return false;
+	if (r == -EWOULDBLOCK)
+		return true;
+	return r == 0 && (fstat(fd, &mine) < 0 ||
+			  fstatat(dirfd, tmp, &named, AT_SYMLINK_NOFOLLOW) < 0 ||
+			  mine.st_ino != named.st_ino || mine.st_dev != named.st_dev);
+}
+
+/* Returns the writable descriptor; *lockfd as for prepare_fd(). */
+static int prepare_inode(struct pidlock *lock, int dirfd, bool with_record,
+			 char *tmp, size_t tmpsize, int *lockfd)
+{
+	for (int i = 0; i < 16; i++) {
+		int fd = create_inode(lock, dirfd, tmp, tmpsize);
+		int r;
+
+		if (fd < 0)
+			return fd;
+		r = prepare_fd(lock, fd, with_record, lockfd);
+		if (temp_lost(dirfd, tmp, *lockfd >= 0 ? *lockfd : fd, r)) {
+			if (*lockfd >= 0)
+				close(*lockfd);
+			*lockfd = -1;
+			close(fd); /* the cleaner's to remove, or gone already */
+			continue;
+		}
+		if (r < 0) {
+			if (tmp[0])
+				unlinkat(dirfd, tmp, 0);
+			close(fd);
+			return r;
+		}
 		return fd;
-	r = prepare_fd(lock, fd, with_record);
-	if (r < 0) {
-		if (tmp[0])
-			unlinkat(dirfd, tmp, 0);
-		close(fd);
-		return r;
 	}
-	return fd;
+	return -EBUSY;
 }
 
 /* Gives an unnamed inode a name; never replaces an existing one. */
@@ -384,6 +464,13 @@ static int publish(int fd, int dirfd, const char *tmp, const char *name)
 		      : link_fd(fd, dirfd, name);
 }
 
+/* Holds through lockfd, writing through fd; or through fd (lockfd -1). */
+static void hold_pair(struct pidlock *lock, int lockfd, int fd)
+{
+	lock->fd = lockfd >= 0 ? lockfd : fd;
+	lock->wfd = lockfd >= 0 ? fd : -1;
+}
+
 static void hold_inode(struct pidlock *lock, int fd, dev_t dev, ino_t ino)
 {
 	lock->fd = fd;
@@ -409,15 +496,28 @@ static bool wants_record(const struct pidlock *lock)
 	return !(lock->flags & (PIDLOCK_SHARED | PIDLOCK_NO_RECORD));
 }
 
+/*
+ * Whether release removes the file: only on request (PIDLOCK_UNLINK), and
+ * only a file that holds our record and held a pidlock record or nothing
+ * of anyone else's before (a kept empty file is flock(1)'s as much as ours).
+ */
+static bool removes_on_release(const struct pidlock *lock, bool was_ours)
+{
+	return (lock->flags & PIDLOCK_UNLINK) && wants_record(lock) && was_ours;
+}
+
 /* The spare inode, now with a record written at the moment it is used. */
-static int use_spare(struct pidlock *lock, char *tmp)
+static int use_spare(struct pidlock *lock, char *tmp, int *lockfd)
 {
 	int fd = lock->spare_fd, r;
 
-	lock->spare_fd = -1;
+	*lockfd = lock->spare_lockfd;
+	lock->spare_fd = lock->spare_lockfd = -1;
 	tmp[0] = '\0';
 	r = write_record(lock, fd);
 	if (r < 0) {
+		if (*lockfd >= 0)
+			close(*lockfd);
 		close(fd);
 		return r;
 	}
@@ -429,26 +529,30 @@ static int create_new(struct pidlock *lock, int dirfd)
 {
 	char tmp[64];
 	bool spare = lock->spare_fd >= 0;
-	int fd, r;
+	int fd, r, lockfd;
 
-	lock->keep = !wants_record(lock) || (lock->flags & PIDLOCK_KEEP);
-	fd = spare ? use_spare(lock, tmp)
+	lock->keep = !removes_on_release(lock, true);
+	fd = spare ? use_spare(lock, tmp, &lockfd)
 		   : prepare_inode(lock, dirfd, wants_record(lock), tmp,
-				   sizeof(tmp));
+				   sizeof(tmp), &lockfd);
 	if (fd < 0)
 		return fd;
 	r = publish(fd, dirfd, tmp, lock->base);
 	if (r < 0) {
 		if (tmp[0])
 			unlinkat(dirfd, tmp, 0);
+		if (lockfd >= 0)
+			close(lockfd);
 		close(fd);
 		return r == -EEXIST ? RETRY : r;
 	}
+	hold_pair(lock, lockfd, fd);
 	lock->has_record = wants_record(lock);
+	lock->file_len = SIZE_MAX; /* unknown: an update cuts the tail */
 	if (spare) /* its identity was read before the wait, off this path */
-		hold_inode(lock, fd, lock->spare_dev, lock->spare_ino);
+		hold_inode(lock, lock->fd, lock->spare_dev, lock->spare_ino);
 	else
-		hold(lock, fd);
+		hold(lock, lock->fd);
 	return 0;
 }
 
@@ -475,6 +579,7 @@ static int verify(int dirfd, const char *base, dev_t dev, ino_t ino)
 }
 
 struct content {
+	size_t len;
 	enum pidlock__content kind;
 	struct pidlock_record rec;
 	pid_t plain_pid;
@@ -491,6 +596,8 @@ static int read_content(int fd, struct content *c)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
+	/* More than a record's worth: the tail must be cut, whatever it is. */
+	c->len = (size_t)n < sizeof(buf) ? (size_t)n : SIZE_MAX;
 	c->kind = pidlock__classify(buf, (size_t)n, &c->rec, &c->plain_pid,
 				    &c->why);
 	return 0;
@@ -534,16 +641,46 @@ static void describe_busy(struct pidlock *lock, int fd, struct content *c,
 	describe(lock, c, st, true);
 }
 
-static int open_existing(int dirfd, const char *base, const struct stat *st,
-			 int *fdp)
-{
-	const int common = O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-	struct stat opened;
-	int fd = openat(dirfd, base, O_RDWR | common);
+#define OPEN_FLAGS (O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
 
-	/* A lock needs no write access; the record then stays as it is. */
-	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
-		fd = openat(dirfd, base, O_RDONLY | common);
+/*
+ * The writer of a file we hold locked through a read-only descriptor: the
+ * name, opened for writing, checked to be the same inode (under the lock
+ * nobody changes it).  An empty file we may not write is locked without a
+ * record (the lock needs no write access); content that must be
+ * overwritten (a dead holder's record) is an error: left in place under
+ * our lock it would name a dead, or someone else's, PID.
+ */
+static int open_writer(int dirfd, const char *base, const struct stat *st,
+		       size_t len, int *wfd)
+{
+	struct stat opened;
+	int fd = openat(dirfd, base, O_RDWR | OPEN_FLAGS);
+
+	*wfd = -1;
+	if (fd < 0)
+		return len == 0 && (errno == EACCES || errno == EROFS ||
+				    errno == EPERM) ? 0 : -errno;
+	if (fstat(fd, &opened) < 0 || !same_inode(&opened, st)) {
+		close(fd);
+		return -PIDLOCK_ENOTOURS;
+	}
+	*wfd = fd;
+	return 0;
+}
+
+static int open_existing(int dirfd, const char *base, const struct stat *st,
+			 bool ofd_write, int *fdp)
+{
+	struct stat opened;
+	/* The lock is held through a read-only descriptor (see writer()),
+	 * except an exclusive fcntl(2) lock, which needs one open for writing
+	 * (and never comes with a record). */
+	int fd = ofd_write ? openat(dirfd, base, O_RDWR | OPEN_FLAGS) : -1;
+
+	if (fd < 0 && (!ofd_write || errno == EACCES || errno == EROFS ||
+		       errno == EPERM))
+		fd = openat(dirfd, base, O_RDONLY | OPEN_FLAGS);
 	if (fd < 0)
 		return errno == ENOENT ? RETRY : -errno;
 	if (fstat(fd, &opened) < 0 || !same_inode(&opened, st)) {
@@ -564,25 +701,24 @@ static int open_existing(int dirfd, const char *base, const struct stat *st,
  */
 static void ready_spare(struct pidlock *lock, int dirfd)
 {
-	struct pidlock__self self;
 	struct stat st;
-	int fd;
+	int fd, lockfd = -1;
 
-	if (lock->spare_fd >= 0 || !wants_record(lock) ||
-	    (lock->flags & PIDLOCK_KEEP))
+	if (lock->spare_fd >= 0 || !removes_on_release(lock, true))
 		return;
-	/* The record's facts that are read once per process (boot id, our
-	 * start time: three files in /proc) are read now, not after waking. */
-	(void)pidlock__self_info(&self);
 	fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
 	if (fchmod(fd, lock->mode) < 0 || fstat(fd, &st) < 0 ||
-	    pidlock__lock_try(fd, &lock->how) < 0) {
+	    (lockfd = reopen_readonly(fd)) < 0 ||
+	    pidlock__lock_try(lockfd, &lock->how) < 0) {
+		if (lockfd >= 0)
+			close(lockfd);
 		close(fd);
 		return;
 	}
 	lock->spare_fd = fd;
+	lock->spare_lockfd = lockfd;
 	lock->spare_dev = st.st_dev;
 	lock->spare_ino = st.st_ino;
 }
@@ -591,7 +727,9 @@ static void drop_spare(struct pidlock *lock)
 {
 	if (lock->spare_fd >= 0)
 		close(lock->spare_fd);
-	lock->spare_fd = -1;
+	if (lock->spare_lockfd >= 0)
+		close(lock->spare_lockfd);
+	lock->spare_fd = lock->spare_lockfd = -1;
 }
 
 /* Waits until the holder lets go (or the deadline passes). */
@@ -605,24 +743,121 @@ static int wait_for_lock(struct pidlock *lock, int dirfd, int fd,
 		return r;
 	if (timeout_ms == 0)
 		return -EWOULDBLOCK;
+	/* The record's facts that are read once per process (boot id, our
+	 * start time: three files in /proc) are read now, not after waking. */
+	if (wants_record(lock)) {
+		struct pidlock__self self;
+		(void)pidlock__self_info(&self);
+	}
 	if (dirfd >= 0)
 		ready_spare(lock, dirfd);
 	return pidlock__lock_wait(fd, &lock->how, deadline);
 }
 
 /*
- * Replaces the stale file that fd (locked by us) holds with a fresh,
- * locked, complete inode: link it under a temporary name, re-check that
- * the path still names the old inode, and rename over it.
+ * Takes the file we hold locked as it is: the inode that carries the name
+ * is never replaced (a flock(1) user may have it open, waiting), and a
+ * record, when asked for, is written over whatever was there (nothing, or
+ * a dead holder's record), in place.
  */
-static int break_stale(struct pidlock *lock, int dirfd, int oldfd)
+static int take_in_place(struct pidlock *lock, int dirfd, int fd,
+			 const struct stat *st, size_t len, bool write_record,
+			 bool was_ours)
+{
+	int r = 0;
+
+	lock->keep = !removes_on_release(lock, was_ours);
+	lock->file_len = len;
+	lock->fd = fd;
+	lock->wfd = -1;
+	if (write_record && wants_record(lock)) {
+		r = open_writer(dirfd, lock->base, st, len, &lock->wfd);
+		if (r == 0 && lock->wfd >= 0)
+			r = write_record_in_place(lock);
+	}
+	if (r < 0) {
+		/* No half-written record: leave the file empty (or, if even
+		 * that fails, corrupt: stale to the next acquirer, since
+		 * nobody holds it). */
+		if (lock->wfd >= 0) {
+			(void)ftruncate(lock->wfd, 0);
+			close(lock->wfd);
+		}
+		lock->fd = lock->wfd = -1;
+		close(fd);
+		return r;
+	}
+	hold_inode(lock, fd, st->st_dev, st->st_ino);
+	return 0;
+}
+
+/*
+ * We hold the lock on an existing file: decide from its content what it
+ * is and make it ours (pidlock(5) "Acquire", step 4).  A dead holder's
+ * record or pidfile is recovered by writing ours over it, in place.
+ */
+static int take_existing(struct pidlock *lock, int dirfd, int fd,
+			 const struct stat *st,
+			 const struct timespec *deadline, int timeout_ms)
+{
+	struct content c;
+	int r = read_content(fd, &c);
+
+	if (r < 0)
+		return r;
+	if (!wants_record(lock))
+		return take_in_place(lock, dirfd, fd, st, c.len, false, false);
+	switch (c.kind) {
+	case CONTENT_EMPTY:
+		return take_in_place(lock, dirfd, fd, st, c.len, true, false);
+	case CONTENT_OTHER:
+	case CONTENT_PIDLIKE_BAD:
+		return take_in_place(lock, dirfd, fd, st, c.len, false, false);
+	case CONTENT_PIDFILE:
+		describe(lock, &c, st, false);
+		if (lock->holder.state == PIDLOCK_STATE_CORRUPT)
+			return take_in_place(lock, dirfd, fd, st, c.len, false, false);
+		if (lock->holder.state == PIDLOCK_STATE_FOREIGN) {
+			close(fd);
+			if (timeout_ms == 0)
+				return -EWOULDBLOCK;
+			r = pidlock__pid_wait(c.plain_pid, 0, deadline);
+			return r < 0 ? r : RETRY;
+		}
+		lock->recovered = true;
+		return take_in_place(lock, dirfd, fd, st, c.len, true, false);
+	case CONTENT_RECORD:
+	case CONTENT_RECORD_CORRUPT:
+		describe(lock, &c, st, false);
+		if (lock->holder.state == PIDLOCK_STATE_REMOTE &&
+		    !(lock->flags & PIDLOCK_BREAK_REMOTE)) {
+			close(fd);
+			return -EWOULDBLOCK;
+		}
+		break;
+	}
+	lock->recovered = true;
+	return take_in_place(lock, dirfd, fd, st, c.len, true, true);
+}
+
+/*
+ * A file in a sticky world-writable directory (/run/lock, /tmp) whose owner
+ * is neither root nor us can be unlinked by its owner at any moment: a lock
+ * held in it would not exclude whoever creates the name next.  Root, who
+ * may, replaces it (holding its lock, like any change of the name's inode:
+ * acquirers waiting on it wake, fail to verify and start over); anyone
+ * else is refused (PIDLOCK_EOWNER).  The replacement is complete and
+ * locked before a temporary name links it, and renamed over the name only
+ * after the name is verified to still carry the file we locked.
+ */
+static int replace_foreign(struct pidlock *lock, int dirfd, int oldfd,
+			   const struct stat *old)
 {
 	char tmp[64];
-	struct stat old;
-	int fd, r;
+	int fd, r = 0, lockfd;
 
-	lock->keep = false;
-	fd = prepare_inode(lock, dirfd, true, tmp, sizeof(tmp));
+	lock->keep = !removes_on_release(lock, true);
+	fd = prepare_inode(lock, dirfd, true, tmp, sizeof(tmp), &lockfd);
 	if (fd < 0)
 		return fd;
 	for (int i = 0; !tmp[0] && i < 16; i++) {
@@ -636,104 +871,24 @@ static int break_stale(struct pidlock *lock, int dirfd, int oldfd)
 	}
 	if (!tmp[0])
 		r = r < 0 ? r : -EEXIST;
-	else if (fstat(oldfd, &old) < 0)
-		r = -errno;
-	else if ((r = verify(dirfd, lock->base, old.st_dev, old.st_ino)) == 0 &&
+	else if ((r = verify(dirfd, lock->base, old->st_dev, old->st_ino)) == 0 &&
 		 renameat(dirfd, tmp, dirfd, lock->base) < 0)
 		r = -errno;
 	if (r != 0) {
 		if (tmp[0])
 			unlinkat(dirfd, tmp, 0);
+		if (lockfd >= 0)
+			close(lockfd);
 		close(fd);
 		return r == GONE ? RETRY : r;
 	}
-	close(oldfd); /* waiters on the old inode wake, verify, and retry */
+	close(oldfd);
+	hold_pair(lock, lockfd, fd);
 	lock->has_record = true;
+	lock->file_len = SIZE_MAX;
 	lock->recovered = true;
-	hold(lock, fd);
+	hold(lock, lock->fd);
 	return 0;
-}
-
-/* Keeps the file: lock in place, and write a record only over nothing. */
-static int take_in_place(struct pidlock *lock, int fd, bool write_record)
-{
-	int r;
-
-	lock->keep = true;
-	lock->fd = fd;
-	if (write_record && wants_record(lock) &&
-	    (fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDONLY) {
-		r = write_record_in_place(lock);
-		if (r < 0) {
-			/* No half-written record: leave the file as we found it,
-			 * empty (or, if even that fails, corrupt: stale to the
-			 * next acquirer, since nobody holds it). */
-			if (ftruncate(fd, 0) < 0)
-				r = r == 0 ? -errno : r;
-			lock->fd = -1;
-			close(fd);
-			return r;
-		}
-	}
-	hold(lock, fd);
-	return 0;
-}
-
-/*
- * We hold the lock on an existing file: decide from its content what it
- * is and make it ours (pidlock(5) "Acquire", step 4).
- */
-static int take_existing(struct pidlock *lock, int dirfd, int fd,
-			 const struct stat *st, const struct timespec *deadline,
-			 int timeout_ms)
-{
-	struct content c;
-	int r = read_content(fd, &c);
-
-	if (r < 0)
-		return r;
-	if (!wants_record(lock))
-		return take_in_place(lock, fd, false);
-	switch (c.kind) {
-	case CONTENT_EMPTY:
-		return take_in_place(lock, fd, true);
-	case CONTENT_OTHER:
-	case CONTENT_PIDLIKE_BAD:
-		return take_in_place(lock, fd, false);
-	case CONTENT_PIDFILE:
-		describe(lock, &c, st, false);
-		if (lock->holder.state == PIDLOCK_STATE_CORRUPT)
-			return take_in_place(lock, fd, false);
-		if (lock->holder.state == PIDLOCK_STATE_FOREIGN) {
-			close(fd);
-			if (timeout_ms == 0)
-				return -EWOULDBLOCK;
-			r = pidlock__pid_wait(c.plain_pid, 0, deadline);
-			return r < 0 ? r : RETRY;
-		}
-		break;
-	case CONTENT_RECORD:
-	case CONTENT_RECORD_CORRUPT:
-		describe(lock, &c, st, false);
-		if (lock->holder.state == PIDLOCK_STATE_REMOTE &&
-		    !(lock->flags & PIDLOCK_BREAK_REMOTE)) {
-			close(fd);
-			return -EWOULDBLOCK;
-		}
-		if (c.kind == CONTENT_RECORD && c.rec.keep) {
-			lock->recovered = true;
-			return take_in_place(lock, fd, true);
-		}
-		break;
-	}
-	if (lock->flags & PIDLOCK_KEEP) {
-		lock->recovered = true;
-		return take_in_place(lock, fd, true);
-	}
-	r = break_stale(lock, dirfd, fd);
-	if (r != 0)
-		close(fd);
-	return r;
 }
 
 /* One round of the acquisition loop: 0, RETRY, or a negative errno. */
@@ -743,24 +898,22 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 	struct content c = { 0 };
 	struct stat st;
 	int fd = -1, r;
+	bool foreign;
 
 	if (fstatat(dirfd, lock->base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? create_new(lock, dirfd) : -errno;
 	r = wants_record(lock) ? pidlock__check_place(dir, &st, NULL, &lock->holder)
 			       : pidlock__check_type(&st, &lock->holder);
-	if (r < 0 && r != -PIDLOCK_EOWNER)
+	/* Not even a record naming the owner makes its file safe to hold:
+	 * its owner can still unlink it under us. */
+	foreign = r == -PIDLOCK_EOWNER && geteuid() == 0;
+	if (r < 0 && !foreign)
 		return r;
-	r = open_existing(dirfd, lock->base, &st, &fd);
+	r = open_existing(dirfd, lock->base, &st,
+			  lock->how.ofd && !lock->how.shared, &fd);
 	if (r != 0)
 		return r;
-	/* The owner may be trusted for the uid its record names. */
-	if (read_content(fd, &c) == 0 && wants_record(lock) &&
-	    (r = pidlock__check_place(dir, &st,
-				      c.kind == CONTENT_RECORD ? &c.rec : NULL,
-				      &lock->holder)) < 0) {
-		close(fd);
-		return r;
-	}
+	(void)read_content(fd, &c);
 	r = pidlock__lock_try(fd, &lock->how);
 	if (r < 0) {
 		if (r != -EWOULDBLOCK) {
@@ -781,6 +934,13 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 		 * file.  The name is free now, so take it without a second look
 		 * (a loser of the race gets EEXIST, then RETRY, as always). */
 		return r == GONE ? create_new(lock, dirfd) : r;
+	}
+	if (foreign) {
+		describe(lock, &c, &st, false);
+		r = replace_foreign(lock, dirfd, fd, &st);
+		if (r != 0)
+			close(fd);
+		return r;
 	}
 	return take_existing(lock, dirfd, fd, &st, deadline, timeout_ms);
 }
@@ -837,7 +997,8 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 
 	if (!lock || timeout_ms < PIDLOCK_WAIT_FOREVER ||
 	    flags & ~(PIDLOCK_SHARED | PIDLOCK_KEEP | PIDLOCK_BREAK_REMOTE |
-		      PIDLOCK_NO_RECORD | PIDLOCK_OFD))
+		      PIDLOCK_NO_RECORD | PIDLOCK_OFD | PIDLOCK_UNLINK) ||
+	    (flags & PIDLOCK_KEEP && flags & PIDLOCK_UNLINK))
 		return -EINVAL;
 	if (lock->fd >= 0)
 		return -EALREADY;
@@ -892,6 +1053,9 @@ static int take_back(struct pidlock *lock)
 	if (fstat(lock->fd, &st) == 0 &&
 	    pidlock__held_by_others(st.st_dev, st.st_ino)) {
 		close(lock->fd);
+		if (lock->wfd >= 0)
+			close(lock->wfd);
+		lock->wfd = -1;
 		return -EWOULDBLOCK;
 	}
 	return 0;
@@ -916,7 +1080,7 @@ int pidlock_release(struct pidlock *lock)
 		return r;
 	}
 	if (lock->keep) {
-		if (lock->has_record && ftruncate(lock->fd, 0) < 0)
+		if (lock->has_record && ftruncate(writer(lock), 0) < 0)
 			r = -errno;
 	} else {
 		/* Unlink while still holding the lock, and only our own inode. */
@@ -927,8 +1091,10 @@ int pidlock_release(struct pidlock *lock)
 			r = -errno;
 	}
 	close(lock->fd);
+	if (lock->wfd >= 0)
+		close(lock->wfd);
 	close(lock->dirfd);
-	lock->fd = lock->dirfd = -1;
+	lock->fd = lock->wfd = lock->dirfd = -1;
 	lock->has_record = false;
 	return r;
 }

@@ -43,10 +43,14 @@ extern "C" {
 
 /* Flags for pidlock_acquire(). */
 #define PIDLOCK_SHARED       0x01u /* LOCK_SH: no record, never unlink */
-#define PIDLOCK_KEEP         0x02u /* keep the file: truncate, never unlink */
+#define PIDLOCK_KEEP         0x02u /* keep the file (the default since 0.2) */
 #define PIDLOCK_BREAK_REMOTE 0x04u /* records of other hosts may be broken */
 #define PIDLOCK_NO_RECORD    0x08u /* flock(1) semantics: lock in place, keep */
 #define PIDLOCK_OFD          0x10u /* fcntl OFD locks, not flock(2); no record */
+/* Remove the file on release (it is emptied otherwise).  Not safe when
+ * util-linux flock(1) or another non-pidlock locker uses the same path:
+ * see pidlock(5), "Sharing a path with flock(1)". */
+#define PIDLOCK_UNLINK       0x20u
 
 /* Timeouts for pidlock_acquire(), in milliseconds. */
 #define PIDLOCK_WAIT_FOREVER (-1)
@@ -227,8 +231,8 @@ PIDLOCK_MUST_CHECK
 int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms);
 
 /*
- * Release the lock: unlink the file while still holding it (unless kept),
- * then close.  Returns -ESTALE (PIDLOCK_ENOTOURS) when the path no longer
+ * Release the lock: empty the file (or, with PIDLOCK_UNLINK, unlink it)
+ * while still holding it, then close.  Returns -ESTALE (PIDLOCK_ENOTOURS) when the path no longer
  * names our file, which is then left alone; the lock is released anyway.
  * After pidlock_update() named another process, the descriptor may live on
  * in that process or its children: if one of them still holds the lock,
@@ -250,7 +254,9 @@ int pidlock_release(struct pidlock *lock);
 PIDLOCK_MUST_CHECK
 int pidlock_update(struct pidlock *lock, pid_t pid);
 
-/* The locked descriptor, or -1 when not held. */
+/* The locked descriptor, or -1 when not held.  With a record it is
+ * read-only: the record is written through a descriptor of the library's
+ * own, which is never handed on. */
 int pidlock_fd(const struct pidlock *lock);
 
 /* The path of the lock file (for a descriptor lock: "/proc/self/fd/N"). */

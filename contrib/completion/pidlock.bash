@@ -213,7 +213,7 @@ _lockrun()
 			_pidlock_add "$(printf '%s\n' -s --shared -x -e --exclusive -u --unlock \
 				-n --nb --nonblocking -w --wait --timeout -E --conflict-exit-code \
 				-o --close -c --command -F --no-fork --fcntl --start --length --fd \
-				--verbose -N --name -m --message -q --quiet -k --keep -T --max-time \
+				--verbose -N --name -m --message -q --quiet -k --keep --remove -T --max-time \
 				-K --kill-after -S --signal -U --user --foreground -h --help -V --version)"
 			return
 		fi

@@ -278,8 +278,8 @@ class Bench:
     # --- 2. uncontended cycle ------------------------------------------
     def t_cycle(self):
         c = self.cfg
-        names = {"pidlock": "libpidlock (record, unlink on release)",
-                 "pidlock-keep": "libpidlock, PIDLOCK_KEEP (truncate on release)",
+        names = {"pidlock": "libpidlock (default: record, truncate on release)",
+                 "pidlock-unlink": "libpidlock, PIDLOCK_UNLINK (unlink on release)",
                  "flock": "raw open + flock(2) + close",
                  "pidfile": "libbsd pidfile_open + pidfile_write + pidfile_remove",
                  "excl": "PostgreSQL-style O_EXCL create + write + fsync + close; unlink"}
@@ -308,7 +308,9 @@ class Bench:
                     "CPU vs raw flock(2)"], table,
                    [f"Median of {c['cycle_reps']} runs of {c['cycle_ms']} ms each, the "
                     "implementations alternating.  libpidlock reuses one handle (pidlock_new once); "
-                    "each cycle creates, records, publishes and unlinks the file.  The PostgreSQL "
+                    "by default each cycle opens the kept file, locks it, writes the record in place "
+                    "and truncates it (pidlock(5)); with PIDLOCK_UNLINK it creates, records, "
+                    "publishes and unlinks the file.  The PostgreSQL "
                     "row writes a postmaster.pid-like 8-line record and fsyncs it, as "
                     "CreateLockFile() does (on tmpfs fsync costs little).  CPU = user + system time of "
                     "the process (getrusage) over the cycles: other load on the machine inflates the "

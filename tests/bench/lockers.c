@@ -40,6 +40,11 @@ static int pl_acquire_keep(struct locker *l)
 	return pidlock_acquire(l->state, PIDLOCK_KEEP, PIDLOCK_WAIT_FOREVER);
 }
 
+static int pl_acquire_unlink(struct locker *l)
+{
+	return pidlock_acquire(l->state, PIDLOCK_UNLINK, PIDLOCK_WAIT_FOREVER);
+}
+
 static int pl_release(struct locker *l)
 {
 	return pidlock_release(l->state);
@@ -157,6 +162,8 @@ static const struct locker lockers[] = {
 	  .acquire = pl_acquire, .release = pl_release },
 	{ .name = "pidlock-keep", .kernel_wait = true, .open = pl_open,
 	  .acquire = pl_acquire_keep, .release = pl_release },
+	{ .name = "pidlock-unlink", .kernel_wait = true, .open = pl_open,
+	  .acquire = pl_acquire_unlink, .release = pl_release },
 	{ .name = "flock-fd", .kernel_wait = true, .open = fd_open,
 	  .acquire = fd_acquire, .release = fd_release },
 	{ .name = "flock", .kernel_wait = true, .open = path_open,

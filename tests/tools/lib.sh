@@ -119,6 +119,12 @@ expect_err_match() { printf '%s' "$err" | grep -Eq -- "$1" || fail "stderr '$err
 expect_out_match() { printf '%s' "$out" | grep -Eq -- "$1" || fail "stdout '$out' does not match /$1/"; }
 expect_file() { [ -e "$1" ] || fail "$1 missing"; }
 expect_no_file() { [ ! -e "$1" ] && [ ! -L "$1" ] || fail "$1 exists"; }
+# after a release: the lock file is kept and empty (pidlock(5)), or gone
+expect_released() {
+	[ ! -e "$1" ] && [ ! -L "$1" ] && return 0
+	[ -f "$1" ] && [ ! -L "$1" ] && [ ! -s "$1" ] ||
+		fail "$1 holds a record after release: $(head -c 100 "$1" | tr '\n' ' ')"
+}
 
 # compat ARGS...: runs util-linux flock(1) as "flock" (ul_status, ul_out,
 # ul_err), then ours as "flock" ($status, $out, $err).

@@ -163,7 +163,7 @@ t_consumer_against_installed_copy() {
 	wait $p
 	local st=$?
 	[ $st = 0 ] || fail "first consumer exited $st: $(cat first.err)"
-	expect_no_file app.lock
+	expect_released app.lock
 	run ./example
 	expect_status 0
 	expect_out_match '^example: running as PID [0-9]+$'

@@ -31,9 +31,12 @@ spawn() {
 reap() { { wait "$1"; } 2>/dev/null; return 0; }
 
 # make_stale FILE [lockrun options]: a record whose holder was killed.
+# Without -k it is written with --remove (no keep=1): the kind of record
+# that lockclean removes once stale (pidlock(5): keep=1 records are kept).
 make_stale() {
 	local f=$1 p
 	shift
+	case " $* " in *" -k "*) ;; *) set -- --remove "$@" ;; esac
 	spawn lockrun "$@" -F "$f" sleep 1000
 	p=$pid
 	wait_until is_locked "$f" || return 1
@@ -175,7 +178,7 @@ t_reused_pid_removed() {
 	# In a new PID namespace nothing else forks: ns_last_pid makes the
 	# next process get the dead holder's PID.
 	run unshare --pid --fork --mount-proc bash -c '
-		lockrun -F d/r.lock sleep 1000 & p=$!
+		lockrun --remove -F d/r.lock sleep 1000 & p=$!
 		i=0; until [ -s d/r.lock ] && grep -q ":$(stat -c %i d/r.lock) " /proc/locks
 		do i=$((i+1)); [ $i -lt 1000 ] || exit 3; sleep 0.01; done
 		kill -9 $p; wait $p 2>/dev/null
@@ -822,7 +825,8 @@ for i in range(int(sys.argv[1])):
 # lockrun removes the file on release.  Worker 5 kills its own lockrun with
 # SIGKILL in every third critical section: the command keeps the lock it
 # inherited, finishes, and leaves a stale file.  Two lockclean loops run
-# all the time.
+# all the time.  All use --remove: only files without keep=1 are ever
+# removed by a cleaner (pidlock(5)), so that is the mode that races with it.
 CS='read cur < "$0/inside"; [ -z "$cur" ] || echo "VIOLATION at entry: $cur inside" >> "$0/violations"
 echo "$1.$$" > "$0/inside"
 read n < "$0/counter"; echo $((n + 1)) > "$0/counter"
@@ -835,13 +839,13 @@ race_worker() {
 	while [ $i -lt "$iters" ]; do
 		i=$((i + 1))
 		case $mode in
-		F) lockrun -q -w 10 -F "$T/d/x.lock" sh -c "$CS" "$T" "$w" ;;
-		fork) lockrun -q -w 10 "$T/d/x.lock" sh -c "$CS" "$T" "$w" ;;
+		F) lockrun --remove -q -w 10 -F "$T/d/x.lock" sh -c "$CS" "$T" "$w" ;;
+		fork) lockrun --remove -q -w 10 "$T/d/x.lock" sh -c "$CS" "$T" "$w" ;;
 		crash)
 			if [ $((i % 3)) = 0 ]; then
-				lockrun -q -w 10 "$T/d/x.lock" sh -c "kill -9 \$PPID; $CS" "$T" "$w"
+				lockrun --remove -q -w 10 "$T/d/x.lock" sh -c "kill -9 \$PPID; $CS" "$T" "$w"
 			else
-				lockrun -q -w 10 "$T/d/x.lock" sh -c "$CS" "$T" "$w"
+				lockrun --remove -q -w 10 "$T/d/x.lock" sh -c "$CS" "$T" "$w"
 			fi ;;
 		esac
 		[ $? = 1 ] && echo "$w" >>"$T/timeouts"

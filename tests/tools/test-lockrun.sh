@@ -65,10 +65,12 @@ hold() {
 
 # compat, expect_same_status, expect_same: see lib.sh.
 
-# nothing_left: the test directory holds nothing but the harness's files.
+# nothing_left: the test directory holds nothing but the harness's files
+# and emptied lock files (kept on release: pidlock(5)).
 nothing_left() {
 	local left
-	left=$(ls -A | grep -Ev '^\.(out|err|pids|bg\.out|bg\.err)$' | grep -Ev "${1:-^$}")
+	left=$(find . -mindepth 1 -maxdepth 1 ! \( -type f -empty \) -printf '%P\n' |
+		grep -Ev '^\.(out|err|pids|bg\.out|bg\.err)$' | grep -Ev "${1:-^$}")
 	[ -z "$left" ] || fail "files left behind: $(echo $left)"
 }
 
@@ -188,7 +190,7 @@ t_command_status() {
 	expect_status 143
 	run lockrun G sh -c 'exit 0'
 	expect_status 0
-	expect_no_file G
+	expect_released G
 }
 
 t_exec_failure() {
@@ -283,7 +285,7 @@ t_command_string_uses_shell() {
 	expect_out /bin/sh
 	run lockrun F -c 'true' extra
 	expect_status 64
-	expect_no_file F
+	expect_released F
 }
 
 # -o: the command does not hold the lock; killing lockrun frees it.
@@ -357,7 +359,7 @@ t_no_fork() {
 	run lockrun --verbose -n F sh -c 'echo "R=$LOCKRUN_RECOVERED"'
 	expect_status 0
 	expect_out_match '^R=1$'
-	expect_no_file F
+	expect_released F
 	run sh -c 'echo $$; exec flock -F F sh -c "echo \$\$"'
 	[ "$(printf '%s\n' "$out" | sort -u | wc -l)" = 1 ] || fail "flock -F: PIDs differ: $out"
 	run sh -c 'echo $$; exec lockrun F sh -c "echo \$\$"'
@@ -605,7 +607,7 @@ t_pidfile() {
 	touch c.go
 	bg_status r
 	expect_status 0
-	expect_no_file F
+	expect_released F
 }
 
 t_existing_empty_file_kept() {
@@ -641,7 +643,7 @@ t_stale_recovery() {
 	expect_status 0
 	expect_out_match '^R=1$'
 	expect_err_match 'recovered'
-	expect_no_file F
+	expect_released F
 	run lockrun F sh -c 'echo "R=${LOCKRUN_RECOVERED-unset}"'
 	expect_out 'R=unset'
 }
@@ -678,7 +680,7 @@ t_named_lock() {
 	expect_status 0
 	[ "$(printf '%s\n' "$out" | sort -u | wc -l)" = 1 ] &&
 		[ "$(printf '%s\n' "$out" | wc -l)" = 2 ] || fail "job.lock did not name the command: $out"
-	expect_no_file job.lock
+	expect_released job.lock
 	spawn lockrun --name job sh -c "$HOLD" sh c
 	started c || return
 	expect_file job.lock
@@ -686,7 +688,8 @@ t_named_lock() {
 	expect_status 1
 	expect_err_match "job\.lock: held by PID $cpid \(sh\)"
 	touch c.go
-	wait_until eval '! test -e job.lock' || return
+	wait_until eval '! is_locked job.lock' || return
+	expect_released job.lock
 	run lockrun -N a/b true
 	expect_status 64
 	run lockrun -N .. true
@@ -707,7 +710,7 @@ t_message() {
 	expect_err_match "held by PID $cpid \(sh\) since [0-9:]+, [0-9]+s: nightly backup$"
 	run lockrun -m "$(printf 'a\nb')" G true
 	expect_status 64
-	expect_no_file G
+	expect_released G
 }
 
 # A command that starts a daemon and exits: the daemon inherited the lock;
@@ -731,7 +734,7 @@ t_daemon_keeps_lock() {
 	wait_until eval '! is_locked F' || return
 	run lockrun -n F true
 	expect_status 0
-	expect_no_file F
+	expect_released F
 }
 
 # lockrun is a child subreaper: when the command leaves no descendant,
@@ -741,7 +744,7 @@ t_release_without_heirs_no_proc_scan() {
 	command -v strace >/dev/null || { skip_test "strace missing"; return; }
 	run env "$NOLEAK" strace -f -qq -e trace=openat,openat2 -o trace lockrun "$T/F" sh -c 'exit 0'
 	expect_status 0
-	expect_no_file F
+	expect_released F
 	grep -q '/fdinfo' trace && fail "release searched /proc: $(grep -c /fdinfo trace) fdinfo opens"
 	return 0
 }
@@ -765,7 +768,7 @@ t_signals_forwarded() {
 		bg_status $s
 		expect_status 7
 		[ "$(cat got 2>/dev/null)" = $s ] || fail "SIG$s not forwarded (got: $(cat got 2>/dev/null))"
-		expect_no_file F
+		expect_released F
 	done
 }
 
@@ -779,7 +782,7 @@ t_signal_death_status() {
 		kill -s $s "$(cat c.lr)"
 		bg_status $s
 		expect_status $n
-		expect_no_file F
+		expect_released F
 	done
 }
 
@@ -791,7 +794,7 @@ t_max_time() {
 	expect_status 124
 	[ $ms -ge 300 ] && [ $ms -lt 1500 ] || fail "--max-time 300ms took ${ms}ms"
 	wait_until gone "$(cat c.pid)"
-	expect_no_file F
+	expect_released F
 	# -T, and the lock is free again
 	run lockrun -T 0.2 F sleep 30
 	expect_status 124
@@ -823,7 +826,7 @@ t_kill_after() {
 	expect_status 124
 	[ $ms -ge 500 ] && [ $ms -lt 1700 ] || fail "KILL after ${ms}ms (expected 500ms + little)"
 	wait_until gone "$(cat c.pid)"
-	expect_no_file F
+	expect_released F
 	run lockrun --kill-after 1 F true
 	expect_status 64
 	run lockrun -F -T 1 F true
@@ -879,7 +882,7 @@ t_handoff_is_clean() {
 		expect_status 0
 		printf "%s" "$err" | grep -q recovered && fail "round $r: the waiter recovered a handed-over lock"
 		[ "$(cat w$r.r)" = unset ] || fail "round $r: LOCKRUN_RECOVERED=$(cat w$r.r) after a clean handoff"
-		expect_no_file F || return
+		expect_released F || return
 	done
 }
 
@@ -945,10 +948,10 @@ t_unknown_user() {
 t_no_file_after_failure() {
 	run lockrun F ./no-such-command
 	expect_status 69
-	expect_no_file F
+	expect_released F
 	run lockrun -F G ./no-such-command
 	expect_status 69
-	expect_no_file G
+	expect_released G
 	run lockrun -N a/b true
 	expect_status 64
 	run lockrun H

@@ -950,7 +950,8 @@ assert paths == ["bad\ufffdname", "caf\u00e9", "over\ufffd\ufffd\ufffd", "sur\uf
 t_all_leaves_out_nameless() {
 	setup
 	hold "$L/rec.lock" || return 1
-	spawn "$T/w" lockrun -w 30 "$L/rec.lock" true
+	# --remove: such a waiter readies an unnamed inode (pidlock(5))
+	spawn "$T/w" lockrun --remove -w 30 "$L/rec.lock" true
 	wait_until waits_on_flock "$(cat "$T/w")" || return 1
 	run lockstat -a -n -o PATH,HOLDERS,WAITERS
 	expect_status 0

@@ -103,7 +103,7 @@ t_tmpfiles_snippet() {
 # The service's command line, on a directory in place of /run/lock.
 t_lockclean_service_command() {
 	mkdir lock
-	lockrun -F lock/stale.lock sleep 1000 &
+	lockrun --remove -F lock/stale.lock sleep 1000 &
 	local p=$!
 	wait_until is_locked lock/stale.lock || return
 	kill -9 $p
@@ -141,7 +141,7 @@ t_lockclean_service_capabilities() {
 	local i
 	for i in 1 2; do
 		setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups sh -c \
-			'exec lockrun -F lock/job.lock sleep 1000' &
+			'exec lockrun --remove -F lock/job.lock sleep 1000' &
 		p=$!
 		wait_until is_locked lock/job.lock || { kill $p; return; }
 		kill -9 $p
@@ -187,7 +187,7 @@ t_singleton_service_command() {
 	[ "$(cat st)" = "signal 15" ] || fail "lockrun ended with '$(cat st)' after SIGTERM, not by SIGTERM"
 	grep -q '^SuccessExitStatus=' "$UNITS/example-singleton.service" &&
 		fail "example-singleton.service still needs SuccessExitStatus="
-	expect_no_file example-daemon.lock
+	expect_released example-daemon.lock
 }
 
 # The template: lockrun@NAME runs /etc/lockrun.d/NAME under the lock NAME;
@@ -207,7 +207,7 @@ t_lockrun_template_command() {
 	eval "run $cmd"
 	expect_status 0
 	[ "$(cat ran 2>/dev/null)" = ran ] || fail "the job did not run"
-	expect_no_file job.lock
+	expect_released job.lock
 	touch hold
 	eval "$cmd &"
 	local p=$!

@@ -76,7 +76,7 @@ t_start_status_stop() {
 	expect_status 0
 	expect_out "stopped example singleton daemon"
 	[ -z "$(daemons)" ] || fail "daemon still running after stop"
-	expect_no_file example.lock
+	expect_released example.lock
 	action status
 	expect_status 3
 }

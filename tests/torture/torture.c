@@ -49,6 +49,8 @@ static void usage(FILE *f)
 "      --wedge S         no progress for S seconds is a wedge (30)\n"
 "      --no-chaos        no kills   --no-tools  no lockclean/lockstat\n"
 "      --no-reuse        no PID namespace (also without root)\n"
+"      --no-flock1       no util-linux flock(1) runs (half of the -l runs\n"
+"                        go through /usr/bin/flock when it exists)\n"
 "      --broken          self-test: each worker its own lock (must fail)\n"
 "  -d, --dir DIR         where the work directory goes (/dev/shm, $TMPDIR)\n"
 "  -B, --bin DIR         where lockrun, lockstat, lockclean are\n"
@@ -70,7 +72,7 @@ static long number_or_die(const char *s, long min, long max)
 }
 
 enum { O_BOUND = 256, O_LRBOUND, O_STRICT, O_DURATION, O_BROKEN, O_LINGER, O_CSUS, O_WEDGE, O_NOCHAOS,
-       O_NOTOOLS, O_NOREUSE, O_KEEP };
+       O_NOTOOLS, O_NOREUSE, O_KEEP, O_NOFLOCK1 };
 
 static bool keep_dir;
 volatile sig_atomic_t t_interrupted;
@@ -95,6 +97,7 @@ static void parse(int argc, char **argv, struct t_config *c, char *dir)
 		{ "wedge", 1, NULL, O_WEDGE }, { "no-chaos", 0, NULL, O_NOCHAOS },
 		{ "no-tools", 0, NULL, O_NOTOOLS },
 		{ "no-reuse", 0, NULL, O_NOREUSE }, { "dir", 1, NULL, 'd' },
+		{ "no-flock1", 0, NULL, O_NOFLOCK1 },
 		{ "bin", 1, NULL, 'B' }, { "keep", 0, NULL, O_KEEP },
 		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
@@ -119,6 +122,7 @@ static void parse(int argc, char **argv, struct t_config *c, char *dir)
 		case O_NOCHAOS: c->chaos = false; break;
 		case O_NOTOOLS: c->tools = false; break;
 		case O_NOREUSE: c->reuse = false; break;
+		case O_NOFLOCK1: c->flock1 = false; break;
 		case O_KEEP: keep_dir = true; break;
 		case 'd': snprintf(dir, PATH_MAX / 4, "%s", optarg); break;
 		case 'B': snprintf(c->bin, sizeof(c->bin), "%s", optarg); break;
@@ -145,6 +149,8 @@ static void defaults(struct t_config *c, char *dir)
 		.linger_pct = 10, .random_kill_pm = 50, .wait_kill_pm = 5,
 		.wedge_s = 30, .chaos = true, .tools = true,
 		.reuse = geteuid() == 0,
+		/* pidlock(5): util-linux flock(1) on the same path is excluded */
+		.flock1 = access(T_UL_FLOCK, X_OK) == 0,
 	};
 	/* Lock directories are tmpfs (/run/lock): so is the default here. */
 	if (access("/dev/shm", W_OK | X_OK) == 0)
@@ -195,11 +201,16 @@ static int run_lockclean(const struct t_config *c)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Files in dir; counts the temporary ones apart, reports the others. */
+/*
+ * Files in dir; counts the temporary ones apart, reports the others.  An
+ * empty lock file is not a leftover: lock files are kept, emptied, on
+ * release (pidlock(5)).
+ */
 static int leftovers(struct t_shm *shm, const char *dir, int *tmps)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
+	struct stat st;
 	int n = 0;
 
 	*tmps = 0;
@@ -207,6 +218,10 @@ static int leftovers(struct t_shm *shm, const char *dir, int *tmps)
 		return -1;
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (!pidlock_is_temp_name(e->d_name) &&
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_size == 0)
 			continue;
 		if (pidlock_is_temp_name(e->d_name))
 			(*tmps)++;

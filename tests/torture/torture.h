@@ -29,6 +29,7 @@
 #define T_KILLS 65536       /* kill log entries (by incarnation) */
 #define T_LOG 24            /* violation and error messages kept */
 #define T_LOG_LEN 320
+#define T_UL_FLOCK "/usr/bin/flock" /* util-linux flock(1), as a worker class */
 
 /* An actor's state; chaos swaps a killable one to T_DOOMED. */
 enum t_state {
@@ -81,6 +82,7 @@ struct t_config {
 	bool broken;              /* self-test: one lock per worker */
 	bool tools;
 	bool reuse;
+	bool flock1;              /* half the lockrun runs: util-linux flock(1) */
 	char work[PATH_MAX / 2];
 	char lock[PATH_MAX / 2 + 32];   /* work/locks/t.lock */
 	char locks[PATH_MAX / 2 + 16];  /* work/locks */
@@ -99,6 +101,7 @@ struct t_config {
 	X(busy, "no-wait attempts that found the lock busy")                \
 	X(timeouts, "timed library waits that ran out")                     \
 	X(lockrun_busy, "lockrun runs that gave up (exit 1)")               \
+	X(acq_flock1, "of those through lockrun: util-linux flock(1) runs") \
 	X(kill_cs, "holders killed in the critical section")                \
 	X(kill_release, "holders killed while releasing")                   \
 	X(kill_wait, "waiters killed")                                      \

@@ -83,13 +83,17 @@ static void lib_once(struct t_shm *shm, struct pidlock *lock, int csfd,
 		t_doomed();
 }
 
+/* util-linux flock(1) takes the same -n / -w DUR FILE CMD line. */
 static _Noreturn void exec_lockrun(const struct t_config *c, unsigned s,
-				   int timeout_ms)
+				   int timeout_ms, bool flock1)
 {
 	char lockrun[PATH_MAX], slot[16], wait[32], tmo[16];
 	int null = open("/dev/null", O_RDWR);
 
-	snprintf(lockrun, sizeof(lockrun), "%s/lockrun", c->bin);
+	if (flock1)
+		snprintf(lockrun, sizeof(lockrun), "%s", T_UL_FLOCK);
+	else
+		snprintf(lockrun, sizeof(lockrun), "%s/lockrun", c->bin);
 	snprintf(slot, sizeof(slot), "%u", s);
 	snprintf(wait, sizeof(wait), "%d.%03d", timeout_ms / 1000, timeout_ms % 1000);
 	snprintf(tmo, sizeof(tmo), "%d", timeout_ms);
@@ -127,6 +131,7 @@ static void lockrun_once(struct t_shm *shm, unsigned s)
 	struct t_slot *slot = &shm->slot[s];
 	struct t_actor *h = &slot->actor[1];
 	int timeout = t_rand() % 100 < 30 ? 0 : shm->cfg.timeout_ms;
+	bool flock1 = shm->cfg.flock1 && t_rand() % 2 == 0;
 	int64_t t0, runq;
 	int status;
 	pid_t pid;
@@ -139,7 +144,7 @@ static void lockrun_once(struct t_shm *shm, unsigned s)
 	atomic_store(&slot->lockrun_t0, t0);
 	pid = fork();
 	if (pid == 0)
-		exec_lockrun(&shm->cfg, s, timeout);
+		exec_lockrun(&shm->cfg, s, timeout, flock1);
 	if (pid < 0) {
 		t_error(shm, "fork: %s", strerror(errno));
 		atomic_store(&h->state, T_IDLE);
@@ -160,6 +165,8 @@ static void lockrun_once(struct t_shm *shm, unsigned s)
 		lockrun_gave_up(shm, status, timeout, t_now() - t0, runq);
 		return;
 	}
+	if (flock1)
+		atomic_fetch_add(&shm->st.acq_flock1, 1);
 	/* Only chaos sends SIGKILL: lockrun alone, while its command holds. */
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
 		return;

@@ -2,9 +2,9 @@
 /*
  * Crash at every step (issue 6, section 2).
  *
- * For each operation (create, create without O_TMPFILE, break a stale
- * file, break without O_TMPFILE, update, release, and the keep-mode
- * variants), a child first runs it once with every wrapped libc call
+ * For each operation (create, create without O_TMPFILE, recover a stale
+ * file, update, release, in the default mode that keeps the file and with
+ * PIDLOCK_UNLINK), a child first runs it once with every wrapped libc call
  * traced (tests/mock.c: mock_trace); that gives its K steps.  Then, for
  * k = 1..K, a fresh child runs it again and raises SIGKILL at step k,
  * before call k is made (mock_die_at): what a crash there leaves behind
@@ -12,7 +12,8 @@
  *
  * After each death the next acquirer must get the lock within its wait
  * (2 s), and release it; then nothing may be left that a human would have
- * to delete: the directory must be empty, except for temporary files
+ * to delete: the directory must be empty but for the lock file itself,
+ * emptied (unless PIDLOCK_UNLINK removed it), and temporary files
  * ".pidlock-tmp.*" (pidlock(5) CRASH SAFETY), which pidlock_clean_at --
  * what lockclean runs -- must remove.  A table of the steps per operation
  * is printed.
@@ -229,9 +230,16 @@ static void next_acquirer(const struct scenario *sc, int step, struct row *row)
 	row->recovered += pidlock_recovered(lock);
 	assert_int_equal(pidlock_release(lock), 0);
 	pidlock_free(lock);
-	/* Keep-mode files stay by design: empty, and free to the next one. */
-	if (sc->flags & PIDLOCK_KEEP)
+	/* Files stay by design (pidlock(5): the name never changes inode),
+	 * emptied on release, free to the next one; only PIDLOCK_UNLINK
+	 * removes them. */
+	if (!(sc->flags & PIDLOCK_UNLINK)) {
+		struct stat st;
+		if (stat(test_path(LOCK), &st) < 0 || st.st_size != 0)
+			fail_msg("%s, killed at step %d: the kept file is not empty "
+				 "after the next release", sc->name, step);
 		unlink(test_path(LOCK));
+	}
 	row->temps += clean_leftovers(step, sc->name);
 }
 
@@ -273,21 +281,23 @@ static void crash_every_step(const struct scenario *sc)
 		crash_every_step(&sc);                            \
 	}
 
+/* The default: the file is kept, emptied on release. */
 SCENARIO(crash_create, .name = "create", .op = OP_CREATE)
 SCENARIO(crash_create_named_tmp, .name = "create (no O_TMPFILE)",
 	 .op = OP_CREATE, .no_tmpfile = true)
-SCENARIO(crash_break, .name = "break stale", .op = OP_BREAK, .stale_first = true)
-SCENARIO(crash_break_named_tmp, .name = "break (no O_TMPFILE)", .op = OP_BREAK,
-	 .stale_first = true, .no_tmpfile = true)
+SCENARIO(crash_break, .name = "recover stale", .op = OP_BREAK, .stale_first = true)
 SCENARIO(crash_update, .name = "update", .op = OP_UPDATE)
 SCENARIO(crash_update_other, .name = "update (other PID)", .op = OP_UPDATE_OTHER)
 SCENARIO(crash_release, .name = "release", .op = OP_RELEASE)
-SCENARIO(crash_create_keep, .name = "create (keep)", .op = OP_CREATE,
-	 .flags = PIDLOCK_KEEP)
-SCENARIO(crash_take_keep, .name = "take kept file", .op = OP_BREAK,
-	 .flags = PIDLOCK_KEEP, .stale_first = true)
-SCENARIO(crash_release_keep, .name = "release (keep)", .op = OP_RELEASE,
-	 .flags = PIDLOCK_KEEP)
+/* PIDLOCK_UNLINK: removed on release. */
+SCENARIO(crash_create_unlink, .name = "create (unlink)", .op = OP_CREATE,
+	 .flags = PIDLOCK_UNLINK)
+SCENARIO(crash_create_unlink_named_tmp, .name = "create (unlink, no O_TMPFILE)",
+	 .op = OP_CREATE, .flags = PIDLOCK_UNLINK, .no_tmpfile = true)
+SCENARIO(crash_break_unlink, .name = "recover stale (unlink)", .op = OP_BREAK,
+	 .flags = PIDLOCK_UNLINK, .stale_first = true)
+SCENARIO(crash_release_unlink, .name = "release (unlink)", .op = OP_RELEASE,
+	 .flags = PIDLOCK_UNLINK)
 
 static int test_reset(void **state)
 {
@@ -302,13 +312,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(crash_create, test_reset, test_reset),
 		cmocka_unit_test_setup_teardown(crash_create_named_tmp, test_reset, test_reset),
 		cmocka_unit_test_setup_teardown(crash_break, test_reset, test_reset),
-		cmocka_unit_test_setup_teardown(crash_break_named_tmp, test_reset, test_reset),
 		cmocka_unit_test_setup_teardown(crash_update, test_reset, test_reset),
 		cmocka_unit_test_setup_teardown(crash_update_other, test_reset, test_reset),
 		cmocka_unit_test_setup_teardown(crash_release, test_reset, test_reset),
-		cmocka_unit_test_setup_teardown(crash_create_keep, test_reset, test_reset),
-		cmocka_unit_test_setup_teardown(crash_take_keep, test_reset, test_reset),
-		cmocka_unit_test_setup_teardown(crash_release_keep, test_reset, test_reset),
+		cmocka_unit_test_setup_teardown(crash_create_unlink, test_reset, test_reset),
+		cmocka_unit_test_setup_teardown(crash_create_unlink_named_tmp, test_reset, test_reset),
+		cmocka_unit_test_setup_teardown(crash_break_unlink, test_reset, test_reset),
+		cmocka_unit_test_setup_teardown(crash_release_unlink, test_reset, test_reset),
 	};
 
 	return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);

@@ -122,6 +122,17 @@ static void expect_dir(bool lock_file)
 		fail_msg("%s: %s", LOCK, lock_file ? "missing" : "left behind");
 }
 
+/* After a release: no temporary leftover, and the lock file either gone
+ * (PIDLOCK_UNLINK) or kept and empty (the default, pidlock(5)). */
+static void expect_released(void)
+{
+	struct stat st;
+
+	if (lstat(test_path(LOCK), &st) == 0 && st.st_size != 0)
+		fail_msg("%s: a record is left after release", LOCK);
+	expect_dir(lstat(test_path(LOCK), &st) == 0);
+}
+
 static void expect_result(int r, int want, const char *what)
 {
 	if (r != want)
@@ -211,11 +222,11 @@ static void create_short_writes(void **state)
 	assert_true(same_file(pidlock_fd(lock), test_path(LOCK)));
 	assert_int_equal(pidlock_release(lock), 0);
 	pidlock_free(lock);
-	expect_dir(false);
+	expect_released();
 }
 
 /*
- * The O_TMPFILE openat is the first openat after the first fstatat (the
+ * The creating openat is the first openat after the first fstatat (the
  * name is missing, so creation starts): a hook on fstatat arms it then.
  */
 static int tmpfile_errno;
@@ -244,20 +255,17 @@ static void create_tmpfile_erofs_eacces(void **state)
 }
 
 /*
- * Without O_TMPFILE (EOPNOTSUPP) a named temporary file is used; a
- * failure after its creation must remove it.
+ * A named temporary file is used (the default since the holder's
+ * descriptor must name the real path); a failure after its creation must
+ * remove it.
  */
 static void arm_no_tmpfile_then_enospc(void)
 {
-	tmpfile_errno = EOPNOTSUPP;
-	arm_tmpfile_fault();
 	mock_fail(MOCK_PWRITE, 1, ENOSPC, 1);
 }
 
 static void arm_no_tmpfile_then_rename_eio(void)
 {
-	tmpfile_errno = EOPNOTSUPP;
-	arm_tmpfile_fault();
 	mock_fail(MOCK_RENAMEAT2, 1, EIO, 1);
 }
 
@@ -287,9 +295,11 @@ static int eexist_forever(void *arg)
 	fds = count_fds();
 	if (pidlock_new(&lock, test_path(LOCK)) < 0)
 		return 120;
-	mock_fail(MOCK_LINKAT, 1, EEXIST, -1);
+	/* Publishing is renameat2(RENAME_NOREPLACE) of the named temporary
+	 * file (pidlock(5)), linkat where that is not supported. */
+	mock_fail(MOCK_RENAMEAT2, 1, EEXIST, -1);
 	r = pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT);
-	links = mock_calls(MOCK_LINKAT);
+	links = mock_calls(MOCK_RENAMEAT2);
 	mock_reset();
 	pidlock_free(lock);
 	if (count_fds() != fds)
@@ -315,7 +325,7 @@ static void create_linkat_eexist_forever(void **state)
 	expect_dir(false);
 }
 
-static void arm_linkat_enospc(void) { mock_fail(MOCK_LINKAT, 1, ENOSPC, 1); }
+static void arm_linkat_enospc(void) { mock_fail(MOCK_RENAMEAT2, 1, ENOSPC, 1); }
 static void arm_fchmod_eperm(void) { mock_fail(MOCK_FCHMOD, 1, EPERM, 1); }
 static void arm_flock_enolck(void) { mock_fail(MOCK_FLOCK, 1, ENOLCK, 1); }
 static void arm_fstatat_eacces(void) { mock_fail(MOCK_FSTATAT, 1, EACCES, 1); }
@@ -378,21 +388,28 @@ static void break_fails(void (*arm)(void), int want, const char *what)
 	assert_int_equal(pidlock_recovered(lock), 1);
 	assert_int_equal(pidlock_release(lock), 0);
 	pidlock_free(lock);
-	expect_dir(false);
+	expect_released();
 }
 
-static void arm_renameat_eio(void) { mock_fail(MOCK_RENAMEAT, 1, EIO, 1); }
-
-static void break_renameat_eio(void **state)
+/*
+ * Recovering a stale record writes ours over it in place (pidlock(5)); a
+ * write that fails leaves no half-written record: the file is emptied,
+ * keeps its inode, and is left unlocked, free to the next acquirer.
+ */
+static void recover_pwrite_enospc(void **state)
 {
-	(void)state;
-	break_fails(arm_renameat_eio, -EIO, "break: renameat EIO");
-}
+	struct stat st0, st1;
 
-static void break_linkat_enospc(void **state)
-{
 	(void)state;
-	break_fails(arm_linkat_enospc, -ENOSPC, "break: temp linkat ENOSPC");
+	write_stale(LOCK);
+	assert_int_equal(lstat(test_path(LOCK), &st0), 0);
+	acquire_fails(arm_pwrite_enospc, 0, -ENOSPC, true, "recover: pwrite ENOSPC");
+	assert_int_equal(lstat(test_path(LOCK), &st1), 0);
+	assert_true(st0.st_ino == st1.st_ino);
+	assert_int_equal(st1.st_size, 0);
+	assert_false(locked(test_path(LOCK)));
+	assert_int_equal(mock_calls(MOCK_RENAMEAT) + mock_calls(MOCK_RENAMEAT2) +
+			 mock_calls(MOCK_LINKAT), 0);
 }
 
 /* flock itself failing on an existing file: an error, the file untouched. */
@@ -420,9 +437,9 @@ static void swap_hook(void)
 
 /*
  * fstatat calls of an acquisition of an existing stale file: 1 stats the
- * name, 2 verifies after the lock, 3 re-verifies before the break's
- * rename.  A swap before 2 or 3 must make the acquirer start again and
- * end up holding the inode the path names.
+ * name, 2 verifies after the lock (the record is then rewritten in place:
+ * no further look at the name).  A swap before 2 must make the acquirer
+ * start again and end up holding the inode the path names.
  */
 static void swap_between_lock_and_verify(void **state)
 {
@@ -431,7 +448,7 @@ static void swap_between_lock_and_verify(void **state)
 	int fds, oldfd;
 
 	(void)state;
-	for (swap_at = 2; swap_at <= 3; swap_at++) {
+	for (swap_at = 2; swap_at <= 2; swap_at++) {
 		mock_reset();
 		write_stale(LOCK);
 		/* Kept open so that its inode number cannot be reused. */
@@ -447,8 +464,8 @@ static void swap_between_lock_and_verify(void **state)
 		mock_hook(MOCK_FSTATAT, NULL);
 		if (!swapped)
 			fail_msg("swap at fstatat %d never happened", swap_at);
-		/* It started again: more than the 3 calls of one round. */
-		assert_true(mock_calls(MOCK_FSTATAT) - swap_base > 3);
+		/* It started again: more than the 2 calls of one round. */
+		assert_true(mock_calls(MOCK_FSTATAT) - swap_base > 2);
 		assert_true(same_file(pidlock_fd(lock), test_path(LOCK)));
 		assert_int_equal(fstat(pidlock_fd(lock), &held), 0);
 		assert_true(held.st_ino != old.st_ino);
@@ -460,27 +477,29 @@ static void swap_between_lock_and_verify(void **state)
 		pidlock_free(lock);
 		assert_int_equal(count_fds(), fds);
 		close(oldfd);
-		expect_dir(false);
+		expect_released();
 	}
 }
 
 /* --- release and update ------------------------------------------------------ */
 
-/* Someone renamed another file over ours: release must not remove it. */
-static void release_not_ours(void **state)
+/*
+ * Someone renamed another file over ours: release must not remove it
+ * (PIDLOCK_UNLINK: it says so), nor touch it (by default it empties only
+ * the inode it holds).
+ */
+static void release_not_ours_flags(unsigned flags, int want)
 {
 	static const char other[] = "somebody else's\n";
 	struct pidlock *lock;
 	char buf[64];
 	int fds = count_fds();
 
-	(void)state;
 	assert_int_equal(pidlock_new(&lock, test_path(LOCK)), 0);
-	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
+	assert_int_equal(pidlock_acquire(lock, flags, PIDLOCK_NO_WAIT), 0);
 	write_file(test_path("other"), other, sizeof(other) - 1);
 	assert_int_equal(rename(test_path("other"), test_path(LOCK)), 0);
-	expect_result(pidlock_release(lock), -PIDLOCK_ENOTOURS,
-		      "release of a replaced file");
+	expect_result(pidlock_release(lock), want, "release of a replaced file");
 	assert_int_equal(pidlock_fd(lock), -1);
 	pidlock_free(lock);
 	assert_int_equal(count_fds(), fds);
@@ -489,6 +508,13 @@ static void release_not_ours(void **state)
 	assert_string_equal(buf, other);
 	assert_int_equal(unlink(test_path(LOCK)), 0);
 	expect_dir(false);
+}
+
+static void release_not_ours(void **state)
+{
+	(void)state;
+	release_not_ours_flags(PIDLOCK_UNLINK, -PIDLOCK_ENOTOURS);
+	release_not_ours_flags(0, 0);
 }
 
 static int acquire_no_wait(void *arg)
@@ -505,7 +531,8 @@ static int acquire_no_wait(void *arg)
 	return r == 0 ? 0 : -r < 100 ? -r : 121;
 }
 
-/* unlinkat failing: the error is returned, and the lock is let go anyway. */
+/* unlinkat failing (PIDLOCK_UNLINK): the error is returned, and the lock
+ * is let go anyway. */
 static void release_unlinkat_eio(void **state)
 {
 	struct pidlock *lock;
@@ -513,7 +540,7 @@ static void release_unlinkat_eio(void **state)
 
 	(void)state;
 	assert_int_equal(pidlock_new(&lock, test_path(LOCK)), 0);
-	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
+	assert_int_equal(pidlock_acquire(lock, PIDLOCK_UNLINK, PIDLOCK_NO_WAIT), 0);
 	mock_fail(MOCK_UNLINKAT, 1, EIO, 1);
 	expect_result(pidlock_release(lock), -EIO, "release: unlinkat EIO");
 	assert_int_equal(pidlock_fd(lock), -1);
@@ -567,7 +594,85 @@ static void update_pwrite_fails(void **state)
 	assert_int_equal(pidlock_release(lock), 0);
 	pidlock_free(lock);
 	assert_int_equal(count_fds(), fds);
-	expect_dir(false);
+	expect_released();
+}
+
+/* --- a cleaner during a creation without O_TMPFILE ------------------------- */
+
+/*
+ * Issue 20 item 14: a named temporary file is unlocked between its openat
+ * and its flock; a cleaner there (what lockclean runs: pidlock_clean_at)
+ * may remove it.  The creator must start again rather than fail.
+ */
+static bool in_hook;
+static int cleaned, judged;
+
+/* Runs the cleaner on every temporary file, just before a flock(2). */
+static void clean_temps_now(void)
+{
+	struct pidlock_info info;
+	struct dirent *e;
+	DIR *d;
+
+	if (in_hook || judged > 0) /* once: the retry is left alone */
+		return;
+	in_hook = true;
+	d = opendir(test_dir);
+	while (d && (e = readdir(d)))
+		if (pidlock_is_temp_name(e->d_name)) {
+			judged++;
+			if (pidlock_clean_at(dirfd(d), e->d_name, NULL, NULL, &info) == 1)
+				cleaned++;
+		}
+	if (d)
+		closedir(d);
+	in_hook = false;
+}
+
+/* The name carries a complete record naming us; no temporary is left. */
+static void expect_created(void)
+{
+	char buf[PIDLOCK_RECORD_MAX + 1];
+	struct pidlock_record rec;
+	struct dirent *e;
+	ssize_t n = read_file(test_path(LOCK), buf, sizeof(buf));
+	DIR *d;
+
+	assert_true(n > 0);
+	assert_int_equal(pidlock_record_parse(buf, (size_t)n, &rec, NULL), 0);
+	assert_int_equal(rec.pid, getpid());
+	d = opendir(test_dir);
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (pidlock_is_temp_name(e->d_name))
+			fail_msg("temporary file left: %s", e->d_name);
+	closedir(d);
+}
+
+/* A cleaner between the creator's openat and its flock. */
+static void cleaner_between_create_and_lock(void **state)
+{
+	struct pidlock *lock;
+	int r;
+
+	(void)state;
+	cleaned = judged = 0;
+	mock_no_tmpfile(true);
+	mock_hook(MOCK_FLOCK, clean_temps_now);
+	assert_int_equal(pidlock_new(&lock, test_path(LOCK)), 0);
+	r = pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT);
+	mock_hook(MOCK_FLOCK, NULL);
+	mock_no_tmpfile(false);
+	if (r != 0)
+		fail_msg("creation failed with %s after the cleaner judged %d "
+			 "and removed %d temporary files", pidlock_strerror(r),
+			 judged, cleaned);
+	assert_true(judged >= 1);
+	print_message("the cleaner removed %d temporary file(s) of the creation; "
+		      "it started again\n", cleaned);
+	expect_created();
+	assert_int_equal(pidlock_release(lock), 0);
+	pidlock_free(lock);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, test_reset, test_reset)
@@ -584,14 +689,14 @@ int main(void)
 		T(create_fchmod_eperm),
 		T(create_flock_enolck),
 		T(fstatat_eacces),
-		T(break_renameat_eio),
-		T(break_linkat_enospc),
+		T(recover_pwrite_enospc),
 		T(existing_flock_enolck),
 		T(swap_between_lock_and_verify),
 		T(release_not_ours),
 		T(release_unlinkat_eio),
 		T(keep_in_place_write_enospc),
 		T(update_pwrite_fails),
+		T(cleaner_between_create_and_lock),
 	};
 
 	return cmocka_run_group_tests_name("faults", tests, group_setup,

@@ -233,6 +233,15 @@ static bool exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/* Nothing left that names a holder: no file, or (pidlock(5): the file
+ * is kept and emptied on release) an empty regular file. */
+static bool released(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) < 0 || (S_ISREG(st.st_mode) && st.st_size == 0);
+}
+
 /* The state letter of /proc/.../stat, or '?'. */
 static char stat_state(const char *statpath)
 {
@@ -549,7 +558,7 @@ static void create_release_record_cloexec(void **state)
 	(void)state;
 	assert_int_equal(pidlock_new(&lock, path), 0);
 	assert_int_equal(pidlock_fd(lock), -1);
-	assert_false(exists(path));
+	assert_true(released(path));
 	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
 	fd = pidlock_fd(lock);
 	assert_true(fd >= 0);
@@ -575,7 +584,7 @@ static void create_release_record_cloexec(void **state)
 
 	assert_int_equal(pidlock_release(lock), 0);
 	assert_int_equal(pidlock_fd(lock), -1);
-	assert_false(exists(path));
+	assert_true(released(path));
 	assert_false(any_lock_on(st.st_dev, st.st_ino));
 	pidlock_free(lock);
 }
@@ -705,7 +714,7 @@ static void racing_creators_one_wins(void **state)
 		assert_int_equal(file_line1_pid(path), reps[w].pid);
 		assert_no_temp_files();
 		race_finish(&race);
-		assert_false(exists(path));
+		assert_true(released(path));
 		assert_no_temp_files();
 	}
 }
@@ -730,7 +739,7 @@ static void killed_holder_recovered(void **state)
 	assert_int_equal(info->record.pid, dead);
 	assert_int_equal(file_line1_pid(path), getpid());
 	assert_int_equal(pidlock_release(lock), 0);
-	assert_false(exists(path));
+	assert_true(released(path));
 	pidlock_free(lock);
 }
 
@@ -759,7 +768,7 @@ static void concurrent_breakers_one_wins(void **state)
 		assert_int_equal(st.st_nlink, 1);
 		assert_no_temp_files();
 		race_finish(&race);
-		assert_false(exists(path));
+		assert_true(released(path));
 		assert_no_temp_files();
 	}
 }
@@ -785,14 +794,15 @@ static bool waits_in_flock(void *arg)
  * while we hold the lock would share our locked descriptor and wait on
  * itself) asks for it; returns once w sleeps in flock(2) on it.
  */
-static struct pidlock *hold_until_waiting(struct waiter *w, const char *path)
+static struct pidlock *hold_until_waiting_flags(struct waiter *w,
+						const char *path, unsigned flags)
 {
 	struct kernel_wait k;
 	struct pidlock *lock;
 	struct stat st;
 
 	assert_int_equal(pidlock_new(&lock, path), 0);
-	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
+	assert_int_equal(pidlock_acquire(lock, flags, PIDLOCK_NO_WAIT), 0);
 	assert_int_equal(lstat(path, &st), 0);
 	waiter_go(w);
 	k = (struct kernel_wait){ st.st_dev, st.st_ino, w->pid };
@@ -800,6 +810,11 @@ static struct pidlock *hold_until_waiting(struct waiter *w, const char *path)
 		fail_msg("child %d never waited in flock(2) on %s (state %c)",
 			 (int)w->pid, path, pid_state(w->pid));
 	return lock;
+}
+
+static struct pidlock *hold_until_waiting(struct waiter *w, const char *path)
+{
+	return hold_until_waiting_flags(w, path, 0);
 }
 
 static void waiter_sleeps_in_kernel(void **state)
@@ -819,31 +834,34 @@ static void waiter_sleeps_in_kernel(void **state)
 	waiter_result(&w, &rep, DEADLINE_MS);
 	assert_int_equal(rep.r, 0);
 	assert_true(rep.fd >= 0);
-	assert_false(exists(path)); /* the child released it too */
+	assert_true(released(path)); /* the child released it too */
 	pidlock_free(lock);
 }
 
 /*
  * From the kernel's wake-up to holding the lock, a waiter does only what
- * it must, since every call there is handoff latency: one look at the name
- * (the holder unlinked it on release), then the record written into the
- * inode it readied before sleeping, and the link that publishes it.  (Not
- * wrapped, so not seen here: the close of the old descriptor.)
+ * it must, since every call there is handoff latency.  By default (the
+ * file is kept, pidlock(5)): one look at the name, one read of the
+ * content (emptied by the release), the open of the record's writer (the
+ * lock is held through a read-only descriptor), the record written over
+ * it -- no cut, since nothing was there.  With PIDLOCK_UNLINK: the look at the name (the
+ * holder unlinked it), the record written into the inode readied before
+ * sleeping, and the link that publishes it.  (Not wrapped, so not seen
+ * here: the close of the old descriptor.)
  */
-static void waiter_wake_path_is_short(void **state)
+static void wake_path(const char *name, unsigned flags, const uint8_t *want,
+		      size_t nwant)
 {
-	static const uint8_t want[] = { MOCK_FSTATAT, MOCK_PWRITE, MOCK_LINKAT };
-	const char *path = test_path("t5w.lock");
+	const char *path = test_path(name);
 	struct wait_report rep;
 	struct pidlock *lock;
 	struct waiter w;
 	int last_flock = -1;
 
-	(void)state;
 	trace_waiters = true;
-	waiter_start(&w, path, 0, PIDLOCK_WAIT_FOREVER);
+	waiter_start(&w, path, flags, PIDLOCK_WAIT_FOREVER);
 	trace_waiters = false;
-	lock = hold_until_waiting(&w, path);
+	lock = hold_until_waiting_flags(&w, path, flags);
 	assert_int_equal(pidlock_release(lock), 0);
 	waiter_result(&w, &rep, DEADLINE_MS);
 	pidlock_free(lock);
@@ -854,8 +872,19 @@ static void waiter_wake_path_is_short(void **state)
 	assert_true(last_flock >= 0);
 	for (int i = last_flock + 1; i < rep.ncalls; i++)
 		print_message("after the wake: %s\n", mock_fn_name(rep.calls[i]));
-	assert_int_equal(rep.ncalls - last_flock - 1, (int)sizeof(want));
-	assert_memory_equal(rep.calls + last_flock + 1, want, sizeof(want));
+	assert_int_equal(rep.ncalls - last_flock - 1, (int)nwant);
+	assert_memory_equal(rep.calls + last_flock + 1, want, nwant);
+}
+
+static void waiter_wake_path_is_short(void **state)
+{
+	static const uint8_t want[] = { MOCK_FSTATAT, MOCK_PREAD, MOCK_OPENAT,
+					MOCK_PWRITE };
+	static const uint8_t want_unlink[] = { MOCK_FSTATAT, MOCK_PWRITE, MOCK_LINKAT };
+
+	(void)state;
+	wake_path("t5w.lock", 0, want, sizeof(want));
+	wake_path("t5u.lock", PIDLOCK_UNLINK, want_unlink, sizeof(want_unlink));
 }
 
 /* --- 6. timeout -------------------------------------------------------------------- */
@@ -887,7 +916,7 @@ static void timeout_gives_up_cleanly(void **state)
 	/* Still ours. */
 	assert_int_equal(file_line1_pid(path), getpid());
 	assert_int_equal(pidlock_release(lock), 0);
-	assert_false(exists(path));
+	assert_true(released(path));
 	pidlock_free(lock);
 }
 
@@ -1063,7 +1092,7 @@ static void threads_exclude_each_other(void **state)
 		fail_msg("thread B did not get the lock after A released it");
 	assert_int_equal(b.r, 0);
 	assert_int_equal(b.saw_release, 1);
-	assert_false(exists(path));
+	assert_true(released(path));
 	gate_close(&b.started);
 	pidlock_free(lock);
 }
@@ -1130,7 +1159,7 @@ static void same_thread_twice_edeadlk(void **state)
 	assert_true(rep.ms_no_wait < 500);
 	assert_true(rep.ms_forever < 500);
 	assert_true(rep.ms_timed < 500);
-	assert_false(exists(t.path));
+	assert_true(released(t.path));
 }
 
 /* --- 10. update ------------------------------------------------------------------------ */
@@ -1187,7 +1216,7 @@ static void update_names_child_in_place(void **state)
 	assert_int_equal(kid_reap(kid, DEADLINE_MS), 0);
 	gate_close(&g);
 	assert_int_equal(pidlock_release(lock), 0);
-	assert_false(exists(path));
+	assert_true(released(path));
 	pidlock_free(lock);
 }
 
@@ -1215,7 +1244,7 @@ static void update_self_takes_back(void **state)
 	assert_true(read_file(path, buf, sizeof(buf)) > 0);
 	assert_int_equal(line1_pid(buf), getpid());
 	assert_int_equal(pidlock_release(lock), 0);
-	assert_false(exists(path));
+	assert_true(released(path));
 	gate_pass(&g1);
 	assert_int_equal(kid_reap(kid, DEADLINE_MS), 0);
 	gate_close(&g1);
@@ -1367,7 +1396,7 @@ static void foreign_pidfile(void **state)
 	assert_true(rep.t1 - rep.t0 < 4000);
 	assert_int_equal(kid_reap(foreign, DEADLINE_MS), 128 + SIGKILL);
 	gate_close(&g);
-	assert_false(exists(path)); /* the waiter broke it and released */
+	assert_true(released(path)); /* the waiter broke it and released */
 	pidlock_free(lock);
 
 	/* A pidfile naming a dead process is stale. */
@@ -1383,7 +1412,7 @@ static void foreign_pidfile(void **state)
 	assert_int_equal(info->pid, dead);
 	assert_int_equal(file_line1_pid(deadpath), getpid());
 	assert_int_equal(pidlock_release(lock), 0);
-	assert_false(exists(deadpath));
+	assert_true(released(deadpath));
 	pidlock_free(lock);
 }
 
@@ -1465,7 +1494,7 @@ static void critical_section_runs_under_lock(void **state)
 	assert_int_equal(result, 42);
 	assert_int_equal(a.state, PIDLOCK_STATE_LIVE);
 	assert_int_equal(a.pid, getpid());
-	assert_false(exists(path));
+	assert_true(released(path));
 
 	holder_start(&h, path, 0);
 	a.calls = 0;
@@ -1475,7 +1504,7 @@ static void critical_section_runs_under_lock(void **state)
 	assert_int_equal(a.calls, 0);
 	assert_int_equal(result, -1);
 	holder_stop(&h);
-	assert_false(exists(path));
+	assert_true(released(path));
 }
 
 /* --- 15. names ------------------------------------------------------------------------------------ */
@@ -1517,7 +1546,7 @@ static void names_resolve_and_validate(void **state)
 	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
 	assert_true(exists(want));
 	assert_int_equal(pidlock_release(lock), 0);
-	assert_false(exists(want));
+	assert_true(released(want));
 	pidlock_free(lock);
 }
 
@@ -1685,7 +1714,7 @@ static void inspection_never_disturbs(void **state)
 	assert_int_equal(info.holders[0].exclusive, 1);
 	assert_int_equal(info.record.pid, h.pid);
 	holder_stop(&h);
-	assert_false(exists(held));
+	assert_true(released(held));
 }
 
 /* --- 17. hostile places ------------------------------------------------------------------------------ */
@@ -1881,7 +1910,7 @@ static void hostile_places_refused(void **state)
 	assert_int_equal(chmod(open_dir, 0777), 0);
 	snprintf(inside, sizeof(inside), "%s/x.lock", open_dir);
 	assert_int_equal(acquire_once(inside), -PIDLOCK_EDIRUNSAFE);
-	assert_false(exists(inside));
+	assert_true(released(inside));
 	snprintf(inside2, sizeof(inside2), "%s/y.lock", open_dir);
 	write_file(inside2, "1\n", 2);
 	assert_unsafe(inside2);
@@ -1942,7 +1971,7 @@ static void no_fd_leaks(void **state)
 	holder_stop(&h);
 
 	assert_int_equal(pidlock_inspect(path, NULL, &info), 0);
-	assert_int_equal(info.state, PIDLOCK_STATE_NONE);
+	assert_int_equal(info.state, PIDLOCK_STATE_FREE); /* kept, emptied */
 	assert_int_equal(pidlock_inspect(fifo, NULL, &info), 0);
 	assert_int_equal(acquire_once(fifo), -PIDLOCK_ENOTREG);
 	assert_int_equal(pidlock_critical_section(path, 0, PIDLOCK_NO_WAIT, nothing,
@@ -1958,8 +1987,8 @@ static void no_fd_leaks(void **state)
 
 	assert_int_equal(count_fds(), before);
 	assert_int_equal(unlink(fifo), 0);
-	assert_false(exists(path));
-	assert_false(exists(stale));
+	assert_true(released(path));
+	assert_true(released(stale));
 }
 
 int main(void)

@@ -96,6 +96,15 @@ static bool exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/* Nothing left that names a holder: no file, or (pidlock(5): the file
+ * is kept and emptied on release) an empty regular file. */
+static bool released(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) < 0 || (S_ISREG(st.st_mode) && st.st_size == 0);
+}
+
 /* No leftover temporary file of an interrupted creation in test_dir. */
 static void expect_no_temp(void)
 {
@@ -207,7 +216,7 @@ static void descriptor_exhaustion(void **state)
 		if (r == 0)
 			assert_int_equal(pidlock_release(lock), 0);
 		pidlock_free(lock);
-		assert_false(exists(test_path("new.lock")));
+		assert_true(released(test_path("new.lock")));
 		emfile += r == -EMFILE;
 		worked += r == 0;
 
@@ -220,7 +229,7 @@ static void descriptor_exhaustion(void **state)
 		if (r == 0) {
 			assert_int_equal(pidlock_recovered(lock), 1);
 			assert_int_equal(pidlock_release(lock), 0);
-			assert_false(exists(test_path("stale.lock")));
+			assert_true(released(test_path("stale.lock")));
 		} else {
 			assert_int_equal(read_file(test_path("stale.lock"), now, sizeof(now)), len);
 			assert_memory_equal(now, stale, (size_t)len);
@@ -275,7 +284,7 @@ static void name_max(void **state)
 	assert_int_equal(pidlock_inspect(test_path(name), NULL, &info), 0);
 	assert_int_equal(info.state, PIDLOCK_STATE_LIVE);
 	assert_int_equal(pidlock_release(lock), 0);
-	assert_false(exists(test_path(name)));
+	assert_true(released(test_path(name)));
 	write_stale(test_path(name));
 	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
 	assert_int_equal(pidlock_recovered(lock), 1);
@@ -339,12 +348,14 @@ static void path_max(void **state)
 	assert_int_equal(pidlock_inspect("x.lock", NULL, &info), 0);
 	assert_int_equal(info.state, PIDLOCK_STATE_LIVE);
 	assert_int_equal(pidlock_release(lock), 0);
-	assert_false(exists("x.lock"));
+	assert_true(released("x.lock"));
 	write_stale("x.lock");
 	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
 	assert_int_equal(pidlock_recovered(lock), 1);
 	assert_int_equal(pidlock_release(lock), 0);
 	pidlock_free(lock);
+	assert_true(released("x.lock"));
+	assert_int_equal(unlink("x.lock"), 0); /* kept by design */
 	while (depth-- > 0) {
 		assert_int_equal(chdir(".."), 0);
 		assert_int_equal(rmdir(comp), 0);
@@ -524,7 +535,7 @@ static void storm_round(int sa_flags)
 	gate_close(&h.ready);
 	gate_close(&h.release);
 	assert_int_equal(count_fds(), fds);
-	assert_false(exists(h.path));
+	assert_true(released(h.path));
 }
 
 /* valgrind 3.19 has no pidfd_open and asserts in its signal delivery
