@@ -103,12 +103,14 @@ static _Noreturn void exec_lockrun(const struct t_config *c, unsigned s,
 		dup2(null, 2);
 	}
 	/* --foreground: the command stays in the worker's process group,
-	 * which chaos kills as one (lockrun would give it its own). */
+	 * which chaos kills as one (lockrun would give it its own).
+	 * util-linux flock(1) has no such option and never leaves the group. */
+	const char *fg = flock1 ? "-x" : "--foreground";
 	if (timeout_ms == 0)
-		execl(lockrun, "lockrun", "--foreground", "-n", c->lock, c->self,
+		execl(lockrun, "lockrun", fg, "-n", c->lock, c->self,
 		      "--cs", c->shm, slot, tmo, (char *)NULL);
 	else
-		execl(lockrun, "lockrun", "--foreground", "-w", wait, c->lock,
+		execl(lockrun, "lockrun", fg, "-w", wait, c->lock,
 		      c->self, "--cs", c->shm, slot, tmo, (char *)NULL);
 	_exit(127);
 }

@@ -187,8 +187,8 @@ static void fd_handle_reads_no_locks_when_it_gets_the_lock(void **state)
 
 /*
  * Someone else unlinked our lock file (and maybe made another at the
- * path): release says PIDLOCK_ENOTOURS and leaves the path alone, and
- * the lock is released anyway.
+ * path).  With PIDLOCK_UNLINK, release says PIDLOCK_ENOTOURS and leaves
+ * the path alone, and the lock is released anyway.
  */
 static void release_after_foreign_unlink_is_enotours(void **state)
 {
@@ -198,13 +198,13 @@ static void release_after_foreign_unlink_is_enotours(void **state)
 
 	(void)state;
 	assert_int_equal(pidlock_new(&lock, path), 0);
-	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
+	assert_int_equal(pidlock_acquire(lock, PIDLOCK_UNLINK, PIDLOCK_NO_WAIT), 0);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(pidlock_release(lock), -PIDLOCK_ENOTOURS);
 	assert_int_equal(access(path, F_OK), -1);
 	assert_int_equal(pidlock_fd(lock), -1);
 
-	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
+	assert_int_equal(pidlock_acquire(lock, PIDLOCK_UNLINK, PIDLOCK_NO_WAIT), 0);
 	assert_int_equal(unlink(path), 0);
 	write_file(path, "someone else's\n", 15);
 	assert_int_equal(pidlock_release(lock), -PIDLOCK_ENOTOURS);
@@ -215,6 +215,28 @@ static void release_after_foreign_unlink_is_enotours(void **state)
 	assert_int_equal(pidlock_acquire(again, PIDLOCK_NO_RECORD,
 					 PIDLOCK_NO_WAIT), 0);
 	pidlock_free(again);
+	pidlock_free(lock);
+}
+
+/*
+ * In the default (kept-file) mode release empties the inode it holds,
+ * never the path: a file someone else put at the path is left as it is.
+ */
+static void kept_release_after_foreign_unlink_leaves_the_path(void **state)
+{
+	const char *path = test_path("gone-kept.lock");
+	struct pidlock *lock;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(pidlock_new(&lock, path), 0);
+	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
+	assert_int_equal(unlink(path), 0);
+	write_file(path, "someone else's\n", 15);
+	assert_int_equal(pidlock_release(lock), 0);
+	assert_int_equal(read_file(path, buf, sizeof(buf)), 15);
+	assert_string_equal(buf, "someone else's\n");
+	assert_int_equal(pidlock_fd(lock), -1);
 	pidlock_free(lock);
 }
 
@@ -356,6 +378,7 @@ int main(void)
 		T(busy_uncheckable_record_names_kernel_holder),
 		T(fd_handle_reads_no_locks_when_it_gets_the_lock),
 		T(release_after_foreign_unlink_is_enotours),
+		T(kept_release_after_foreign_unlink_leaves_the_path),
 		T(proc_memo_lasts_one_inspection),
 		T(timed_wait_falls_back_to_sigrtmax_minus_1),
 		T(host_name_cache_follows_a_rename),
