@@ -66,6 +66,9 @@ dpkg-deb --ctrl-tarfile "$(deb libpidlock0)" | tar -t | grep -qx './symbols' ||
 dpkg-deb --ctrl-tarfile "$(deb libpidlock0)" | tar -t | grep -qx './triggers' ||
 	fail "libpidlock0 has no ldconfig trigger"
 field pidlock Depends | grep -q 'libc6' || fail "pidlock Depends: $(field pidlock Depends)"
+# libbsd is Debian's, not embedded: the tools need it, the package says so
+field pidlock Depends | grep -q 'libbsd0' ||
+	fail "pidlock does not depend on libbsd0 (libbsd linked statically?): $(field pidlock Depends)"
 
 # dpkg would install them together on this system (nothing is installed)
 dpkg --dry-run -i "$(deb libpidlock0)" "$(deb libpidlock-dev)" "$(deb pidlock)" >"$tmp/dry" 2>&1 ||
@@ -76,6 +79,10 @@ root=$tmp/root
 for p in libpidlock0 libpidlock-dev pidlock; do dpkg -x "$(deb $p)" "$root"; done
 "$root/usr/bin/lockrun" --version | grep -q "$version" || fail "lockrun --version: $("$root/usr/bin/lockrun" --version)"
 "$root/usr/bin/lockrun" -F "$tmp/t.lock" true || fail "the packaged lockrun does not run"
+for t in lockrun lockstat lockclean; do
+	readelf -d "$root/usr/bin/$t" | grep -q 'NEEDED.*\[libbsd\.so\.0\]' ||
+		fail "the packaged $t does not link libbsd.so.0 dynamically"
+done
 
 # A program built as a user of libpidlock-dev would build it: the sysroot
 # is the unpacked packages.
