@@ -104,10 +104,14 @@ $(B)/$(LIB_SONAME): $(LIB_SO)
 	ln -sf $(notdir $<) $@
 	ln -sf $(LIB_SONAME) $(B)/libpidlock.so
 
+# libdir and includedir are written relative to ${prefix} when they are
+# under it, as meson and autotools write them: pkg-config --define-prefix
+# and a staged or moved tree then find the files.
+pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+PIDLOCK_PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_dir,$(LIBDIR))|' \
+	-e 's|@INCLUDEDIR@|$(call pc_dir,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|'
 $(B)/pidlock.pc: lib/pidlock.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    $< > $@
+	$(PIDLOCK_PC_SED) $< > $@
 
 # --- tools -----------------------------------------------------------------
 # The tools link the library statically: they run from the tree as they are.
