@@ -15,7 +15,24 @@ BIN=$TOP/$B
 export PATH="$BIN:$PATH"
 SUITE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pidlock-tools.XXXXXX")
 chmod 755 "$SUITE_DIR"
-trap 'rm -rf "$SUITE_DIR"' EXIT
+# USER_BIN: copies of the tools that any user can run.  Tests run tools
+# as nobody (setpriv, lockrun --user), but the checkout may sit in a
+# private directory (/root, a mktemp -d) that nobody cannot enter.  The
+# copies live in their own 0755 directory under /tmp (TMPDIR may be
+# private too) and come after $BIN on PATH: root runs the build, and
+# another user's execvp, sh or env, denied $BIN, goes on to the copies.
+# A test that names a tool by path for another user uses $USER_BIN.
+USER_BIN=$BIN
+if [ "$(id -u)" = 0 ]; then
+	USER_BIN=$(mktemp -d /tmp/pidlock-bin.XXXXXX)
+	chmod 755 "$USER_BIN"
+	for _t in lockrun lockstat lockclean; do
+		cp "$BIN/$_t" "$USER_BIN/$_t"
+	done
+	ln -s lockrun "$USER_BIN/flock"
+	export PATH="$BIN:$USER_BIN:${PATH#"$BIN:"}"
+fi
+trap 'rm -rf "$SUITE_DIR"; [ "$USER_BIN" = "$BIN" ] || rm -rf "$USER_BIN"' EXIT
 _failed=0
 # SANITIZED: the tools were built with SANITIZE=1 (they then need /proc,
 # and programs linked to the library need the sanitizers too).

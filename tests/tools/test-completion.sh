@@ -152,7 +152,7 @@ t_bash_default_lock_dir() {
 		--clear-groups bash -c ". $T/completion.bash; _pidlock_dir")
 	[ "$got" = "$T/xdg" ] || fail "nobody: completion uses '$got'"
 	run env -u PIDLOCK_DIR XDG_RUNTIME_DIR=$T/xdg setpriv --reuid=$NOBODY --regid=$NOBODY \
-		--clear-groups "$BIN/lockrun" -k -N probe true
+		--clear-groups "$USER_BIN/lockrun" -k -N probe true
 	expect_status 0
 	expect_file xdg/probe.lock
 }
