@@ -114,7 +114,7 @@ t_lockclean_service_command() {
 	local cmd
 	cmd=$(exec_start lockclean.service)
 	[ -n "$cmd" ] || { fail "no ExecStart= in lockclean.service"; kill $p; return; }
-	cmd=${cmd//\/usr\/bin\/lockclean/$BIN/lockclean}
+	cmd=${cmd//\/usr\/bin\/lockclean/'"$BIN"/lockclean'} # eval: a path with a space
 	cmd=${cmd//\/run\/lock/$T/lock}
 	eval "run $cmd"
 	kill $p
@@ -171,7 +171,7 @@ t_singleton_service_command() {
 	cmd=$(exec_start example-singleton.service)
 	busy=$(sed -n 's/^RestartPreventExitStatus=//p' "$UNITS/example-singleton.service")
 	ok=$(sed -n 's/^SuccessExitStatus=//p' "$UNITS/example-singleton.service")
-	cmd=${cmd//\/usr\/bin\/lockrun/$BIN/lockrun}
+	cmd=${cmd//\/usr\/bin\/lockrun/'"$BIN"/lockrun'} # eval: a path with a space
 	cmd=${cmd//%n/example-singleton.service}
 	cmd=${cmd//\/usr\/bin\/sleep/sleep}
 	export PIDLOCK_DIR=$T
@@ -196,7 +196,7 @@ t_lockrun_template_command() {
 	local cmd ok
 	cmd=$(exec_start lockrun@.service)
 	ok=$(sed -n 's/^SuccessExitStatus=//p' "$UNITS/lockrun@.service")
-	cmd=${cmd//\/usr\/bin\/lockrun/$BIN/lockrun}
+	cmd=${cmd//\/usr\/bin\/lockrun/'"$BIN"/lockrun'}
 	cmd=${cmd//\/etc\/lockrun.d/$T/lockrun.d}
 	cmd=${cmd//%n/lockrun@job.service}
 	cmd=${cmd//%i/job}
