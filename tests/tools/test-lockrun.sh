@@ -762,8 +762,8 @@ t_release_without_heirs_no_proc_scan() {
 
 # Background jobs of a non-interactive shell ignore INT and QUIT, and an
 # ignored signal cannot be trapped: give lockrun (and so the command) the
-# default dispositions.
-LR_SIG="env --default-signal=INT,QUIT lockrun"
+# default dispositions; HUP too, for a suite started under nohup.
+LR_SIG="env --default-signal=INT,QUIT,HUP lockrun"
 
 t_signals_forwarded() {
 	local s
