@@ -844,16 +844,20 @@ t_kill_after() {
 }
 
 # A waiter wakes up soon after the release (no polling loop of seconds).
+# The waiter sleeps in flock(2) (a blocked request, "->", in /proc/locks),
+# so the release itself wakes it: no poll interval to wait out.  That is
+# the property; a bound on the wall time from release to start only
+# measured the machine's load (417 ms once beside two busy loops).
 t_wakeup_on_release() {
 	hold F || return
 	bg w lockrun -w 10 "$T/F" sh -c 'date +%s%N >started'
 	wait_until grep -qs 'waiting; held by' w.err || return
+	wait_until is_waiting F || return
 	date +%s%N >released
 	touch c.go
 	bg_status w
 	expect_status 0
-	local ms=$((($(cat started) - $(cat released)) / 1000000))
-	[ $ms -lt 400 ] || fail "the waiter started ${ms}ms after the release"
+	echo "the waiter started $((($(cat started) - $(cat released)) / 1000000)) ms after the release"
 }
 
 # Reading /proc/locks stalls every flock() on the machine while the kernel

@@ -147,7 +147,9 @@ hold() {
 	local f=$1
 	shift
 	rm -f "$T/ready"
-	spawn "$T/lr.pid" lockrun "$@" "$f" sh -c 'echo $$ >"$1"; exec sleep 30' sh "$T/ready"
+	# the holder lives until the test's cleanup kills it: a test that
+	# takes over 30 s on a loaded machine must not see it go
+	spawn "$T/lr.pid" lockrun "$@" "$f" sh -c 'echo $$ >"$1"; exec sleep 1000' sh "$T/ready"
 	wait_until record_ready "$f" "$T/ready" || return 1
 	lr=$(cat "$T/lr.pid") cmd=$(cat "$T/ready")
 	remember "$cmd"
