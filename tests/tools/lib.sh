@@ -15,6 +15,14 @@ BIN=$TOP/$B
 export PATH="$BIN:$PATH"
 SUITE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pidlock-tools.XXXXXX")
 chmod 755 "$SUITE_DIR"
+# Tests run commands as nobody in their directory: a TMPDIR nobody cannot
+# enter (root's private one) gives way to /tmp.
+if [ "$(id -u)" = 0 ] && ! setpriv --reuid=65534 --regid=65534 --clear-groups \
+	test -x "$SUITE_DIR" 2>/dev/null; then
+	rm -rf "$SUITE_DIR"
+	SUITE_DIR=$(mktemp -d /tmp/pidlock-tools.XXXXXX)
+	chmod 755 "$SUITE_DIR"
+fi
 # USER_BIN: copies of the tools that any user can run.  Tests run tools
 # as nobody (setpriv, lockrun --user), but the checkout may sit in a
 # private directory (/root, a mktemp -d) that nobody cannot enter.  The
