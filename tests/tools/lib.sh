@@ -124,12 +124,30 @@ is_locked() {
 	grep -q ":$ino " /proc/locks
 }
 
+# ours PID: PID is a process of the current test.  Every process a test
+# starts inherits PIDLOCK_TEST_TAG=$T (run_tests exports it); a PID listed
+# in $T/.pids whose process ended long ago may meanwhile name anyone's
+# process (PIDs wrap at pid_max in seconds on a busy machine), and must
+# not be killed: that SIGKILLed a parallel suite's loop once.
+ours() { grep -qzxF "PIDLOCK_TEST_TAG=$T" "/proc/$1/environ" 2>/dev/null; }
+
 # kill_tree PID: SIGKILL to PID and all its descendants (stopped first, so
-# that none forks away meanwhile).
+# that none forks away meanwhile), if PID is still the test's process.
 kill_tree() {
-	local c
+	ours "$1" || return 0
 	kill -STOP "$1" 2>/dev/null || return 0
-	for c in $(pgrep -P "$1"); do kill_tree "$c"; done
+	# the PID may have changed hands between the check and the stop
+	ours "$1" || { kill -CONT "$1" 2>/dev/null; return 0; }
+	_kill_stopped_tree "$1"
+}
+# The children of a stopped process of ours are ours (a child that ends
+# stays a zombie, its PID taken, until the stopped parent reaps it), even
+# one whose environment was emptied.
+_kill_stopped_tree() {
+	local c
+	for c in $(pgrep -P "$1"); do
+		kill -STOP "$c" 2>/dev/null && _kill_stopped_tree "$c"
+	done
 	kill -9 "$1" 2>/dev/null
 	return 0
 }
@@ -163,6 +181,7 @@ run_tests() {
 	for t in "$@"; do
 		n=$((n + 1)); _failed=0; _skipped=0; _current=$t
 		T=$SUITE_DIR/$t; mkdir -p "$T"; chmod 755 "$T"
+		export PIDLOCK_TEST_TAG=$T
 		printf '[ RUN      ] %s\n' "$t"
 		if _why=$(valgrind_skip "$t"); then
 			printf 'SKIP %s: skipped under valgrind: %s\n' "$t" "$_why"

@@ -23,7 +23,8 @@ setup() {
 cleanup() {
 	local p
 	[ -f "$T/.pids" ] || return 0
-	while read -r p; do kill -9 "$p" 2>/dev/null; done <"$T/.pids"
+	# kill_tree: only a PID that is still the test's (lib.sh)
+	while read -r p; do kill_tree "$p"; done <"$T/.pids"
 	return 0
 }
 remember() { echo "$1" >>"$T/.pids"; }
