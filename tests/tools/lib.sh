@@ -129,7 +129,20 @@ is_locked() {
 # in $T/.pids whose process ended long ago may meanwhile name anyone's
 # process (PIDs wrap at pid_max in seconds on a busy machine), and must
 # not be killed: that SIGKILLed a parallel suite's loop once.
-ours() { grep -qzxF "PIDLOCK_TEST_TAG=$T" "/proc/$1/environ" 2>/dev/null; }
+# A subshell of the test that has not exec'd (sleep 30 >FIFO &, blocked
+# in open) shows the environment the suite started with: a descendant of
+# the test's shell is ours too (an unreaped child keeps its PID).
+ours() {
+	local p=$1 n=0
+	grep -qzxF "PIDLOCK_TEST_TAG=$T" "/proc/$1/environ" 2>/dev/null && return 0
+	while [ $n -lt 64 ]; do
+		p=$(awk '$1 == "PPid:" { print $2 }' "/proc/$p/status" 2>/dev/null)
+		[ -n "$p" ] && [ "$p" -gt 1 ] || return 1
+		[ "$p" = "$BASHPID" ] && return 0
+		n=$((n + 1))
+	done
+	return 1
+}
 
 # kill_tree PID: SIGKILL to PID and all its descendants (stopped first, so
 # that none forks away meanwhile), if PID is still the test's process.
