@@ -106,17 +106,22 @@ $(B)/$(LIB_SONAME): $(LIB_SO)
 	ln -sf $(notdir $<) $@
 	ln -sf $(LIB_SONAME) $(B)/libpidlock.so
 
+# libdir and includedir are written relative to ${prefix} when they are
+# under it, as meson and autotools write them: pkg-config --define-prefix
+# and a staged or moved tree then find the files.
+pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+PIDLOCK_PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_dir,$(LIBDIR))|' \
+	-e 's|@INCLUDEDIR@|$(call pc_dir,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|'
 $(B)/pidlock.pc: lib/pidlock.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    $< > $@
+	$(PIDLOCK_PC_SED) $< > $@
 
 # --- tools -----------------------------------------------------------------
 # The tools link the library statically: they run from the tree as they are.
-# libbsd (and libmd) too, when its archive is installed: loading two shared
-# objects is a measurable part of a short `lockrun -n F true` (make bench).
-# STATIC_BSD=0 links them dynamically, as a distribution may prefer.
-STATIC_BSD ?= 1
+# libbsd (and libmd) are linked dynamically: a distribution ships them, and
+# an embedded copy would miss its security updates.  STATIC_BSD=1 links
+# their archives (when installed) instead: loading two fewer shared objects
+# saves a little of a short `lockrun -n F true` (make bench measures both).
+STATIC_BSD ?= 0
 STATIC_BSD_LIBS = -Wl,-Bstatic $(BSD_STATIC_LIBS) -Wl,-Bdynamic
 TOOL_LIBS = $(if $(and $(filter 1,$(STATIC_BSD)),$(BSD_STATIC_LIBS)),\
 	$(STATIC_BSD_LIBS),$(BSD_LIBS))

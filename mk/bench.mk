@@ -19,7 +19,18 @@ $(BENCH_BIN): $(BENCH_SRCS) tests/bench/bench.h $(LIB_A)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ilib -o $@ $(BENCH_SRCS) $(LIB_A) \
 	    $(LDFLAGS) $(BSD_LIBS)
 
-bench-build: tools $(BENCH_BIN)
+# lockrun twice more, libbsd and libmd linked each way, whatever STATIC_BSD
+# the tools were built with: the process table compares their start-up.
+# The static one only where libbsd.a is installed.
+BENCH_LOCKRUNS := $(B)/bench/lockrun-dynamic $(if $(BSD_STATIC_LIBS),$(B)/bench/lockrun-static)
+$(B)/bench/lockrun-dynamic: $(B)/cmd/lockrun.o $(CMD_COMMON) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(BSD_LIBS)
+$(B)/bench/lockrun-static: $(B)/cmd/lockrun.o $(CMD_COMMON) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(STATIC_BSD_LIBS)
+
+bench-build: tools $(BENCH_BIN) $(BENCH_LOCKRUNS)
 
 # The peers first (hyperfine, lockfile-progs, dotlockfile, Python's filelock
 # and fasteners for Debian's /usr/bin/python3), then the build, then the run.

@@ -7,9 +7,11 @@
 #   make distcheck  unpack the tarball in a temporary directory, make
 #                   $(DISTCHECK_TARGETS) there (default: check), then
 #                   install and uninstall into a staging directory.
-#   make deb        build the Debian packages from the tarball with
-#                   contrib/debian as debian/, run lintian; the .debs go to
-#                   $(DEBDIR) (default: build-deb).
+#   make deb        build the Debian source and binary packages from the
+#                   tarball with contrib/debian as debian/, run lintian on
+#                   both and the autopkgtests on the unpacked .debs
+#                   (tests/pkg/check-debs.sh); they go to $(DEBDIR)
+#                   (default: build-deb).
 
 DIST_NAME := pidlock-$(VERSION)
 DISTDIR ?= .
@@ -69,10 +71,10 @@ deb: dist
 	chmod 755 "$$d/$(DIST_NAME)/debian/rules"; \
 	cd "$$d/$(DIST_NAME)"; \
 	DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) \
-	    dpkg-buildpackage -us -uc -b; \
-	echo "deb: lintian $(LINTIAN_FLAGS)"; \
+	    dpkg-buildpackage -us -uc; \
+	echo "deb: lintian $(LINTIAN_FLAGS) (the source package and the binaries)"; \
 	lintian $(LINTIAN_FLAGS) "$$d"/*.changes; \
 	rm -rf "$(CURDIR)/$(DEBDIR)"; mkdir -p "$(CURDIR)/$(DEBDIR)"; \
-	cp "$$d"/*.deb "$$d"/*.changes "$$d"/*.buildinfo "$(CURDIR)/$(DEBDIR)/"; \
+	cp "$$d"/*.deb "$$d"/*.dsc "$$d"/*.tar.* "$$d"/*.changes "$$d"/*.buildinfo "$(CURDIR)/$(DEBDIR)/"; \
 	ls -l "$(CURDIR)/$(DEBDIR)"
 	@sh tests/pkg/check-debs.sh $(DEBDIR)

@@ -2,7 +2,7 @@
 # Included by the top-level Makefile: install and uninstall.
 #
 #   make install    DESTDIR PREFIX BINDIR LIBDIR INCLUDEDIR MANDIR PKGCONFIGDIR
-#                   SYSTEMDUNITDIR TMPFILESDIR BASHCOMPDIR ZSHCOMPDIR
+#                   SYSTEMDUNITDIR TMPFILESDIR BASHCOMPDIR ZSHCOMPDIR DOCDIR
 #                   MANCOMPRESS=gzip (default: uncompressed pages)
 #   make uninstall  the same variables: removes exactly the files install
 #                   put there; directories stay, as they may be shared
@@ -16,6 +16,11 @@ BASHCOMPDIR ?= $(or $(shell $(PKG_CONFIG) --define-variable=prefix=$(PREFIX) \
 # zsh's upstream place for third-party functions; Debian's zsh also reads
 # /usr/share/zsh/vendor-completions, which the Debian package uses.
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+# Examples to copy, not to run: the example unit runs `sleep infinity`, so
+# it goes to the documentation, never to the system unit directory.
+DOCDIR ?= $(PREFIX)/share/doc/pidlock
+EXAMPLES := $(filter contrib/systemd/example-%,$(UNITS)) contrib/sysvinit/example-singleton
+SYSTEM_UNITS := $(filter-out $(EXAMPLES),$(UNITS))
 # Distributions compress man pages (Debian: gzip -9n); a plain make install
 # leaves them as they are.  gzip -n keeps no name or time: reproducible.
 MANCOMPRESS ?=
@@ -35,13 +40,12 @@ BASH_COMPLETION_LINKS := lockstat lockclean
 ZSH_COMPLETION := contrib/completion/_pidlock
 
 # pidlock.pc is written from the directories of this install, not copied
-# from $(B): a build made with another PREFIX must not leak into it.
-PIDLOCK_PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
+# from $(B): a build made with another PREFIX must not leak into it
+# (PIDLOCK_PC_SED: the Makefile).
 
-.PHONY: install-lib install-tools install-man install-systemd install-completion
+.PHONY: install-lib install-tools install-man install-systemd install-completion install-examples
 
-install: install-lib install-tools install-man install-systemd install-completion
+install: install-lib install-tools install-man install-systemd install-completion install-examples
 
 install-lib: lib
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
@@ -68,8 +72,12 @@ install-man: man
 
 install-systemd:
 	$(INSTALL) -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(TMPFILESDIR)
-	$(INSTALL) -m 644 $(UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/
+	$(INSTALL) -m 644 $(SYSTEM_UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/
 	$(INSTALL) -m 644 contrib/systemd/pidlock.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pidlock.conf
+
+install-examples:
+	$(INSTALL) -d $(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -m 644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
 
 install-completion:
 	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
@@ -85,7 +93,8 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libpidlock.so \
 	    $(DESTDIR)$(INCLUDEDIR)/pidlock.h $(DESTDIR)$(PKGCONFIGDIR)/pidlock.pc \
 	    $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) \
-	    $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNITS))) \
+	    $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(SYSTEM_UNITS))) \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLES))) \
 	    $(DESTDIR)$(TMPFILESDIR)/pidlock.conf \
 	    $(DESTDIR)$(BASHCOMPDIR)/lockrun $(BASH_COMPLETION_LINKS:%=$(DESTDIR)$(BASHCOMPDIR)/%) \
 	    $(DESTDIR)$(ZSHCOMPDIR)/_pidlock

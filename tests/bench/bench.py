@@ -365,6 +365,11 @@ class Bench:
                 ("lockrun -n F true (F exists)", [self.tool["lockrun"], "-n", b, "true"]),
                 ("flock -n F true (util-linux)", ["/usr/bin/flock", "-n", f, "true"]),
                 ("true", [true])]
+        # lockrun with libbsd and libmd linked each way (mk/bench.mk)
+        for how in ("dynamic", "static"):
+            exe = os.path.join(self.build, "bench", "lockrun-" + how)
+            if os.path.exists(exe):
+                cmds.append((f"lockrun -n F true (F exists; libbsd {how})", [exe, "-n", b, "true"]))
         argv = ["spawn", c["spawn_rounds"], "/dev/null"]
         for _, cmd in cmds:
             argv += ["--", *cmd]
@@ -377,7 +382,7 @@ class Bench:
         table, data = [], {}
         for i, (label, cmd) in enumerate(cmds):
             w, r = med(wall[i]), med(rss[i])
-            extra = (w - tr) / (fl - tr) if i < 3 and fl > tr else None
+            extra = (w - tr) / (fl - tr) if i != 3 and fl > tr else None
             table.append([label, fmt_us(w), fmt_us(pct(wall[i], 90)), fmt_ratio(w / fl),
                           fmt_ratio(extra) if extra is not None else "–",
                           fmt_us(med(cpu[i])), fmt_ratio(med(cpu[i]) / med(cpu[2])),

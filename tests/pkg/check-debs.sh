@@ -43,7 +43,8 @@ expect_contents pidlock /usr/bin/lockrun /usr/bin/lockstat /usr/bin/lockclean \
 	/usr/share/man/man1/lockrun.1.gz /usr/share/man/man1/lockstat.1.gz \
 	/usr/share/man/man8/lockclean.8.gz /usr/share/man/man5/pidlock.5.gz \
 	/lib/systemd/system/lockclean.service /lib/systemd/system/lockclean.timer \
-	/lib/systemd/system/lockrun@.service /usr/lib/tmpfiles.d/pidlock.conf \
+	/lib/systemd/system/lockrun@.service /lib/systemd/system/lockrun@.timer \
+	/usr/lib/tmpfiles.d/pidlock.conf \
 	/usr/share/bash-completion/completions/lockrun /usr/share/bash-completion/completions/lockstat \
 	/usr/share/bash-completion/completions/lockclean /usr/share/zsh/vendor-completions/_pidlock \
 	/usr/share/doc/pidlock/examples/example-singleton \
@@ -66,6 +67,9 @@ dpkg-deb --ctrl-tarfile "$(deb libpidlock0)" | tar -t | grep -qx './symbols' ||
 dpkg-deb --ctrl-tarfile "$(deb libpidlock0)" | tar -t | grep -qx './triggers' ||
 	fail "libpidlock0 has no ldconfig trigger"
 field pidlock Depends | grep -q 'libc6' || fail "pidlock Depends: $(field pidlock Depends)"
+# libbsd is Debian's, not embedded: the tools need it, the package says so
+field pidlock Depends | grep -q 'libbsd0' ||
+	fail "pidlock does not depend on libbsd0 (libbsd linked statically?): $(field pidlock Depends)"
 
 # dpkg would install them together on this system (nothing is installed)
 dpkg --dry-run -i "$(deb libpidlock0)" "$(deb libpidlock-dev)" "$(deb pidlock)" >"$tmp/dry" 2>&1 ||
@@ -76,6 +80,10 @@ root=$tmp/root
 for p in libpidlock0 libpidlock-dev pidlock; do dpkg -x "$(deb $p)" "$root"; done
 "$root/usr/bin/lockrun" --version | grep -q "$version" || fail "lockrun --version: $("$root/usr/bin/lockrun" --version)"
 "$root/usr/bin/lockrun" -F "$tmp/t.lock" true || fail "the packaged lockrun does not run"
+for t in lockrun lockstat lockclean; do
+	readelf -d "$root/usr/bin/$t" | grep -q 'NEEDED.*\[libbsd\.so\.0\]' ||
+		fail "the packaged $t does not link libbsd.so.0 dynamically"
+done
 
 # A program built as a user of libpidlock-dev would build it: the sysroot
 # is the unpacked packages.
@@ -99,7 +107,20 @@ out=$(LD_LIBRARY_PATH=$root$lib "$tmp/consumer" "$tmp/app.lock") && st=0 || st=$
 exec 3>&-
 wait $pid || fail "the first consumer failed"
 
+# The autopkgtests (contrib/debian/tests, run by the archive on the
+# installed packages), here on the unpacked ones: their tools first on
+# PATH, their library found through the sysroot set above.
+grep -q '^Tests: tools$' "$top/contrib/debian/tests/control" &&
+	grep -q '^Tests: library$' "$top/contrib/debian/tests/control" ||
+	fail "contrib/debian/tests/control does not list the tools and library tests"
+for t in tools library; do
+	mkdir "$tmp/autopkgtest-$t"
+	(cd "$top" && PATH="$root/usr/bin:$PATH" LD_LIBRARY_PATH="$root$lib" \
+		AUTOPKGTEST_TMP="$tmp/autopkgtest-$t" sh "contrib/debian/tests/$t") >"$tmp/$t.log" 2>&1 ||
+		fail "autopkgtest $t: $(cat "$tmp/$t.log")"
+done
+
 if [ $failed = 0 ]; then
-	echo "check-debs: libpidlock0, libpidlock-dev, pidlock $version: contents, dependencies, symbols, and a consumer built against them: ok"
+	echo "check-debs: libpidlock0, libpidlock-dev, pidlock $version: contents, dependencies, symbols, a consumer built against them and the autopkgtests: ok"
 fi
 exit $failed

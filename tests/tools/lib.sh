@@ -15,7 +15,32 @@ BIN=$TOP/$B
 export PATH="$BIN:$PATH"
 SUITE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pidlock-tools.XXXXXX")
 chmod 755 "$SUITE_DIR"
-trap 'rm -rf "$SUITE_DIR"' EXIT
+# Tests run commands as nobody in their directory: a TMPDIR nobody cannot
+# enter (root's private one) gives way to /tmp.
+if [ "$(id -u)" = 0 ] && ! setpriv --reuid=65534 --regid=65534 --clear-groups \
+	test -x "$SUITE_DIR" 2>/dev/null; then
+	rm -rf "$SUITE_DIR"
+	SUITE_DIR=$(mktemp -d /tmp/pidlock-tools.XXXXXX)
+	chmod 755 "$SUITE_DIR"
+fi
+# USER_BIN: copies of the tools that any user can run.  Tests run tools
+# as nobody (setpriv, lockrun --user), but the checkout may sit in a
+# private directory (/root, a mktemp -d) that nobody cannot enter.  The
+# copies live in their own 0755 directory under /tmp (TMPDIR may be
+# private too) and come after $BIN on PATH: root runs the build, and
+# another user's execvp, sh or env, denied $BIN, goes on to the copies.
+# A test that names a tool by path for another user uses $USER_BIN.
+USER_BIN=$BIN
+if [ "$(id -u)" = 0 ]; then
+	USER_BIN=$(mktemp -d /tmp/pidlock-bin.XXXXXX)
+	chmod 755 "$USER_BIN"
+	for _t in lockrun lockstat lockclean; do
+		cp "$BIN/$_t" "$USER_BIN/$_t"
+	done
+	ln -s lockrun "$USER_BIN/flock"
+	export PATH="$BIN:$USER_BIN:${PATH#"$BIN:"}"
+fi
+trap 'rm -rf "$SUITE_DIR"; [ "$USER_BIN" = "$BIN" ] || rm -rf "$USER_BIN"' EXIT
 _failed=0
 # SANITIZED: the tools were built with SANITIZE=1 (they then need /proc,
 # and programs linked to the library need the sanitizers too).
@@ -158,12 +183,43 @@ is_locked() {
 	grep -q ":$ino " /proc/locks
 }
 
+# ours PID: PID is a process of the current test.  Every process a test
+# starts inherits PIDLOCK_TEST_TAG=$T (run_tests exports it); a PID listed
+# in $T/.pids whose process ended long ago may meanwhile name anyone's
+# process (PIDs wrap at pid_max in seconds on a busy machine), and must
+# not be killed: that SIGKILLed a parallel suite's loop once.
+# A subshell of the test that has not exec'd (sleep 30 >FIFO &, blocked
+# in open) shows the environment the suite started with: a descendant of
+# the test's shell is ours too (an unreaped child keeps its PID).
+ours() {
+	local p=$1 n=0
+	grep -qzxF "PIDLOCK_TEST_TAG=$T" "/proc/$1/environ" 2>/dev/null && return 0
+	while [ $n -lt 64 ]; do
+		p=$(awk '$1 == "PPid:" { print $2 }' "/proc/$p/status" 2>/dev/null)
+		[ -n "$p" ] && [ "$p" -gt 1 ] || return 1
+		[ "$p" = "$BASHPID" ] && return 0
+		n=$((n + 1))
+	done
+	return 1
+}
+
 # kill_tree PID: SIGKILL to PID and all its descendants (stopped first, so
-# that none forks away meanwhile).
+# that none forks away meanwhile), if PID is still the test's process.
 kill_tree() {
-	local c
+	ours "$1" || return 0
 	kill -STOP "$1" 2>/dev/null || return 0
-	for c in $(pgrep -P "$1"); do kill_tree "$c"; done
+	# the PID may have changed hands between the check and the stop
+	ours "$1" || { kill -CONT "$1" 2>/dev/null; return 0; }
+	_kill_stopped_tree "$1"
+}
+# The children of a stopped process of ours are ours (a child that ends
+# stays a zombie, its PID taken, until the stopped parent reaps it), even
+# one whose environment was emptied.
+_kill_stopped_tree() {
+	local c
+	for c in $(pgrep -P "$1"); do
+		kill -STOP "$c" 2>/dev/null && _kill_stopped_tree "$c"
+	done
 	kill -9 "$1" 2>/dev/null
 	return 0
 }
@@ -197,6 +253,7 @@ run_tests() {
 	for t in "$@"; do
 		n=$((n + 1)); _failed=0; _skipped=0; _current=$t
 		T=$SUITE_DIR/$t; mkdir -p "$T"; chmod 755 "$T"
+		export PIDLOCK_TEST_TAG=$T
 		printf '[ RUN      ] %s\n' "$t"
 		if _why=$(valgrind_skip "$t"); then
 			printf 'SKIP %s: skipped under valgrind: %s\n' "$t" "$_why"

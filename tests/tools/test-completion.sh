@@ -148,14 +148,12 @@ t_bash_default_lock_dir() {
 	chown $NOBODY xdg
 	# a copy nobody can read: the source tree may be in a private directory
 	cp "$COMPLETION/pidlock.bash" completion.bash
-	mkdir -m 755 bin
-	cp "$BIN/lockrun" bin/
 	# XDG_RUNTIME_DIR or not, a user's names are in /tmp/pidlock-UID
 	got=$(env -u PIDLOCK_DIR XDG_RUNTIME_DIR=$T/xdg setpriv --reuid=$NOBODY --regid=$NOBODY \
 		--clear-groups bash -c ". $T/completion.bash; _pidlock_dir")
 	[ "$got" = "/tmp/pidlock-$NOBODY" ] || fail "nobody: completion uses '$got'"
 	run env -u PIDLOCK_DIR XDG_RUNTIME_DIR=$T/xdg setpriv --reuid=$NOBODY --regid=$NOBODY \
-		--clear-groups "$T/bin/lockrun" -k -N "probe-$$" true
+		--clear-groups "$USER_BIN/lockrun" -k -N "probe-$$" true
 	expect_status 0
 	expect_file "/tmp/pidlock-$NOBODY/probe-$$.lock"
 	rm -f "/tmp/pidlock-$NOBODY/probe-$$.lock"

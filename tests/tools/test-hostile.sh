@@ -124,6 +124,8 @@ def gen(name, path):
             f.write(b"1234\n" + (b"z" * 99 + b"\n") * 21000)
         elif name == "record-then-2m":
             f.write(b"1234\npidlock 1\n" + b"A" * (2 << 20))
+        elif name == "binary-elf-header.pid":
+            f.write(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)))
         else:
             sys.exit("unknown generated file " + name)
 for line in open(os.path.join(data, "MANIFEST"), encoding="utf-8"):

@@ -10,7 +10,9 @@
 
 VERSION=$(sed -n 's/^VERSION *:= *//p' "$TOP/Makefile")
 MANPAGES=$(cd "$TOP/man" && ls *.scd | sed 's/\.scd$//')
-UNITS=$(cd "$TOP/contrib/systemd" && ls *.service *.timer)
+# the system units; the example unit is documentation (DOCDIR/examples)
+UNITS=$(cd "$TOP/contrib/systemd" && ls *.service *.timer | grep -v '^example-')
+EXAMPLES="example-singleton.service example-singleton"
 
 # mk ARGS...: make in the source tree with this build directory.  The
 # caller's make flags (a jobserver, -k, ...) are not ours.
@@ -29,7 +31,7 @@ tree_list() {
 }
 
 # expected LAYOUT: the file list an install with the directories in
-# BIN LIB INC MAN PC UNIT TMPF BASHC ZSHC (relative, no leading /) and
+# BIN LIB INC MAN PC UNIT TMPF BASHC ZSHC DOC (relative, no leading /) and
 # man page suffix MS has.
 expected() {
 	local p u
@@ -43,6 +45,7 @@ expected() {
 		echo "$TMPFd/pidlock.conf"
 		for p in lockrun lockstat lockclean; do echo "$BASHCd/$p"; done
 		echo "$ZSHCd/_pidlock"
+		for p in $EXAMPLES; do echo "$DOCd/examples/$p"; done
 	} | sort
 }
 
@@ -52,9 +55,11 @@ t_install_default_tree() {
 	# systemd's directories, under PREFIX (not bookworm's /lib)
 	BINd=usr/bin LIBd=usr/lib INCd=usr/include PCd=usr/lib/pkgconfig MANd=usr/share/man
 	UNITd=usr/lib/systemd/system TMPFd=usr/lib/tmpfiles.d BASHCd=usr/share/bash-completion/completions
-	ZSHCd=usr/share/zsh/site-functions MS=
+	ZSHCd=usr/share/zsh/site-functions DOCd=usr/share/doc/pidlock MS=
 	diff -u <(expected) <(tree_list stage) >diff || fail "installed tree differs: $(cat diff)"
 	grep -qx 'prefix=/usr' stage/usr/lib/pkgconfig/pidlock.pc || fail "pidlock.pc: $(cat stage/usr/lib/pkgconfig/pidlock.pc)"
+	find stage -name 'example-*' -path '*/systemd/*' | grep -q . &&
+		fail "an example is installed as a system unit: $(find stage -name 'example-*' -path '*/systemd/*')"
 	mk uninstall DESTDIR="$T/stage" PREFIX=/usr >log 2>&1 || { fail "make uninstall: $(cat log)"; return; }
 	[ -z "$(tree_list stage)" ] || fail "left after uninstall: $(tree_list stage)"
 }
@@ -64,12 +69,12 @@ t_install_default_tree() {
 t_install_custom_dirs() {
 	local vars="PREFIX=/opt/pl BINDIR=/opt/b LIBDIR=/opt/l INCLUDEDIR=/opt/i MANDIR=/opt/m
 		PKGCONFIGDIR=/opt/pc SYSTEMDUNITDIR=/opt/u TMPFILESDIR=/opt/t BASHCOMPDIR=/opt/bc
-		ZSHCOMPDIR=/opt/zc MANCOMPRESS=gzip"
+		ZSHCOMPDIR=/opt/zc DOCDIR=/opt/d MANCOMPRESS=gzip"
 	mkdir -p stage/opt/b
 	echo keep >stage/opt/b/other-tool
 	mk install DESTDIR="$T/stage" $vars >log 2>&1 || { fail "make install: $(cat log)"; return; }
 	BINd=opt/b LIBd=opt/l INCd=opt/i PCd=opt/pc MANd=opt/m UNITd=opt/u TMPFd=opt/t
-	BASHCd=opt/bc ZSHCd=opt/zc MS=.gz
+	BASHCd=opt/bc ZSHCd=opt/zc DOCd=opt/d MS=.gz
 	diff -u <( { expected; echo opt/b/other-tool; } | sort) <(tree_list stage) >diff ||
 		fail "installed tree differs: $(cat diff)"
 	# links: the soname chain and the completions loaded by command name
@@ -85,7 +90,9 @@ t_install_custom_dirs() {
 	done
 	# pkg-config file of this install, whatever PREFIX the build used
 	grep -qx 'prefix=/opt/pl' stage/opt/pc/pidlock.pc || fail "pidlock.pc prefix: $(cat stage/opt/pc/pidlock.pc)"
+	# outside PREFIX, a directory stays absolute
 	grep -qx 'libdir=/opt/l' stage/opt/pc/pidlock.pc || fail "pidlock.pc libdir: $(cat stage/opt/pc/pidlock.pc)"
+	grep -qx 'includedir=/opt/i' stage/opt/pc/pidlock.pc || fail "pidlock.pc includedir: $(cat stage/opt/pc/pidlock.pc)"
 	grep -qx "Version: $VERSION" stage/opt/pc/pidlock.pc || fail "pidlock.pc version"
 	# gzip -n: no name, no time stamp (bytes 4-7 of the header are 0)
 	local page=stage/opt/m/man1/lockrun.1.gz
@@ -103,7 +110,7 @@ t_install_custom_dirs() {
 	[ -d stage/opt/l ] || fail "uninstall removed a directory"
 	mk uninstall DESTDIR="$T/stage2" PREFIX=/opt/pl BINDIR=/opt/b LIBDIR=/opt/l INCLUDEDIR=/opt/i \
 		MANDIR=/opt/m PKGCONFIGDIR=/opt/pc SYSTEMDUNITDIR=/opt/u TMPFILESDIR=/opt/t \
-		BASHCOMPDIR=/opt/bc ZSHCOMPDIR=/opt/zc >log 2>&1 || { fail "make uninstall: $(cat log)"; return; }
+		BASHCOMPDIR=/opt/bc ZSHCOMPDIR=/opt/zc DOCDIR=/opt/d >log 2>&1 || { fail "make uninstall: $(cat log)"; return; }
 	[ -z "$(tree_list stage2)" ] || fail "uninstall without MANCOMPRESS left: $(tree_list stage2 | tr '\n' ' ')"
 	# a second uninstall of nothing succeeds
 	mk uninstall DESTDIR="$T/stage" $vars >log 2>&1 || fail "uninstall of an empty tree failed: $(cat log)"
@@ -124,7 +131,7 @@ t_consumer_against_installed_copy() {
 	# PREFIX alone puts everything under it, systemd's directories too
 	local dirs="PREFIX=$T/prefix"
 	mk install $dirs >log 2>&1 || { fail "make install: $(cat log)"; return; }
-	[ -z "$(find "$T/prefix" -name '*.service' ! -path "$T/prefix/lib/systemd/system/*")" ] &&
+	[ -z "$(find "$T/prefix" -name '*.service' ! -path "$T/prefix/lib/systemd/system/*" ! -path "$T/prefix/share/doc/*")" ] &&
 	[ -e "$T/prefix/lib/systemd/system/lockclean.service" ] &&
 	[ -e "$T/prefix/lib/tmpfiles.d/pidlock.conf" ] ||
 		fail "systemd files not under PREFIX: $(find "$T/prefix" -name '*.service' -o -name 'pidlock.conf')"
@@ -206,7 +213,33 @@ t_dist_is_reproducible() {
 		<(tar -tzf $a | sort) >diff || fail "tarball and git ls-files differ: $(cat diff)"
 }
 
+# pidlock.pc names libdir and includedir through ${prefix} (as meson and
+# autotools write them), so a staged tree works: pkg-config --define-prefix
+# takes the prefix from where the file is, and the flags name the stage.
+t_pc_is_relocatable() {
+	mk install-lib DESTDIR="$T/stage" PREFIX=/usr LIBDIR=/usr/lib/x86_64-linux-gnu >log 2>&1 ||
+		{ fail "make install-lib: $(cat log)"; return; }
+	local pc=stage/usr/lib/x86_64-linux-gnu/pkgconfig/pidlock.pc
+	grep -qx 'libdir=${prefix}/lib/x86_64-linux-gnu' $pc || fail "pidlock.pc libdir: $(cat $pc)"
+	grep -qx 'includedir=${prefix}/include' $pc || fail "pidlock.pc includedir: $(cat $pc)"
+	rm -rf stage
+	mk install-lib DESTDIR="$T/stage" PREFIX=/usr >log 2>&1 || { fail "make install-lib: $(cat log)"; return; }
+	local flags
+	flags=$(PKG_CONFIG_PATH=$T/stage/usr/lib/pkgconfig pkg-config --define-prefix --cflags --libs pidlock) ||
+		{ fail "pkg-config --define-prefix failed"; return; }
+	case " $flags " in *" -I$T/stage/usr/include "*"-L$T/stage/usr/lib "*) ;;
+	*) fail "pkg-config --define-prefix: $flags" ;; esac
+	# moved elsewhere, the tree still builds a program
+	mv stage/usr moved
+	flags=$(PKG_CONFIG_PATH=$T/moved/lib/pkgconfig pkg-config --define-prefix --cflags --libs pidlock) ||
+		{ fail "pkg-config --define-prefix (moved) failed"; return; }
+	[ -z "$SANITIZED" ] || flags="-fsanitize=address,undefined $flags"
+	run ${CC:-cc} -std=c11 -Wall -Wextra -Werror -o consumer "$TOP/tests/pkg/consumer.c" $flags
+	expect_status 0
+}
+
 run_tests \
+	t_pc_is_relocatable \
 	t_debian_packaging_follows_the_tree \
 	t_dist_is_reproducible \
 	t_install_default_tree \

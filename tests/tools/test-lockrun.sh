@@ -43,6 +43,14 @@ is_waiting() { grep -q -- "-> .*:$(stat -c %i "$1") " /proc/locks; }
 alive() { kill -0 "$1" 2>/dev/null; }
 gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# start_cost: what starting and ending a tool costs here and now, in ms (a
+# sanitized build, a busy machine): time limits are judged on top of it.
+start_cost() {
+	local s
+	s=$(now_ms)
+	lockrun -n "$T/.start-cost" true
+	echo $(($(now_ms) - s))
+}
 
 # A command that records its PID (NAME.pid, written last, atomically) and
 # lockrun's (NAME.lr: its parent), then holds on until NAME.go exists.
@@ -110,11 +118,7 @@ t_wait_zero_is_nonblock() {
 t_wait_timeout_accuracy() {
 	local s e ms tool base limit
 	hold F || return
-	# what starting the tool costs here and now (a sanitized build, a busy
-	# machine): the timeout is judged on top of it
-	s=$(now_ms)
-	lockrun -n G true
-	base=$(($(now_ms) - s))
+	base=$(start_cost)
 	limit=$((500 + 2 * base))
 	for tool in lockrun flock; do
 		s=$(now_ms)
@@ -753,8 +757,8 @@ t_release_without_heirs_no_proc_scan() {
 
 # Background jobs of a non-interactive shell ignore INT and QUIT, and an
 # ignored signal cannot be trapped: give lockrun (and so the command) the
-# default dispositions.
-LR_SIG="env --default-signal=INT,QUIT lockrun"
+# default dispositions; HUP too, for a suite started under nohup.
+LR_SIG="env --default-signal=INT,QUIT,HUP lockrun"
 
 t_signals_forwarded() {
 	local s
@@ -787,12 +791,14 @@ t_signal_death_status() {
 }
 
 t_max_time() {
-	local s ms
+	local s ms limit
+	limit=$((1200 + 4 * $(start_cost)))
 	s=$(now_ms)
 	run lockrun --max-time 300ms "$T/F" sh -c 'echo $$ >c.pid; exec sleep 30'
 	ms=$(($(now_ms) - s))
 	expect_status 124
-	[ $ms -ge 300 ] && [ $ms -lt 1500 ] || fail "--max-time 300ms took ${ms}ms"
+	# a fixed 1500 ms failed on a loaded machine; the sleep's 30 s stays far off
+	[ $ms -ge 300 ] && [ $ms -lt $limit ] || fail "--max-time 300ms took ${ms}ms (limit ${limit}ms)"
 	wait_until gone "$(cat c.pid)"
 	expect_released F
 	# -T, and the lock is free again
@@ -819,12 +825,15 @@ t_max_time_signal() {
 }
 
 t_kill_after() {
-	local s ms
+	local s ms limit
+	# 1700 ms failed once at 1756 ms beside two busy loops: judged on top
+	# of what starting a tool costs now, still far below the sleep's 30 s
+	limit=$((1400 + 4 * $(start_cost)))
 	s=$(now_ms)
 	run lockrun --max-time 200ms --kill-after 300ms "$T/F" sh -c 'trap "" TERM; echo $$ >c.pid; exec sleep 30'
 	ms=$(($(now_ms) - s))
 	expect_status 124
-	[ $ms -ge 500 ] && [ $ms -lt 1700 ] || fail "KILL after ${ms}ms (expected 500ms + little)"
+	[ $ms -ge 500 ] && [ $ms -lt $limit ] || fail "KILL after ${ms}ms (expected 500ms + little: under ${limit}ms)"
 	wait_until gone "$(cat c.pid)"
 	expect_released F
 	run lockrun --kill-after 1 F true
@@ -835,16 +844,20 @@ t_kill_after() {
 }
 
 # A waiter wakes up soon after the release (no polling loop of seconds).
+# The waiter sleeps in flock(2) (a blocked request, "->", in /proc/locks),
+# so the release itself wakes it: no poll interval to wait out.  That is
+# the property; a bound on the wall time from release to start only
+# measured the machine's load (417 ms once beside two busy loops).
 t_wakeup_on_release() {
 	hold F || return
 	bg w lockrun --verbose -w 10 "$T/F" sh -c 'date +%s%N >started'
 	wait_until grep -qs 'waiting; held by' w.err || return
+	wait_until is_waiting F || return
 	date +%s%N >released
 	touch c.go
 	bg_status w
 	expect_status 0
-	local ms=$((($(cat started) - $(cat released)) / 1000000))
-	[ $ms -lt 400 ] || fail "the waiter started ${ms}ms after the release"
+	echo "the waiter started $((($(cat started) - $(cat released)) / 1000000)) ms after the release"
 }
 
 # Reading /proc/locks stalls every flock() on the machine while the kernel

@@ -23,7 +23,8 @@ setup() {
 cleanup() {
 	local p
 	[ -f "$T/.pids" ] || return 0
-	while read -r p; do kill -9 "$p" 2>/dev/null; done <"$T/.pids"
+	# kill_tree: only a PID that is still the test's (lib.sh)
+	while read -r p; do kill_tree "$p"; done <"$T/.pids"
 	return 0
 }
 remember() { echo "$1" >>"$T/.pids"; }
@@ -121,7 +122,9 @@ hold() {
 	local f=$1
 	shift
 	rm -f "$T/ready"
-	spawn "$T/lr.pid" lockrun "$@" "$f" sh -c 'echo $$ >"$1"; exec sleep 30' sh "$T/ready"
+	# the holder lives until the test's cleanup kills it: a test that
+	# takes over 30 s on a loaded machine must not see it go
+	spawn "$T/lr.pid" lockrun "$@" "$f" sh -c 'echo $$ >"$1"; exec sleep 1000' sh "$T/ready"
 	wait_until record_ready "$f" "$T/ready" || return 1
 	lr=$(cat "$T/lr.pid") cmd=$(cat "$T/ready")
 	remember "$cmd"

@@ -7,17 +7,18 @@
 
 SCRIPT=$TOP/contrib/sysvinit/example-singleton
 
-# setup: a defaults file pointing the script at the test's paths.
+# setup: a defaults file pointing the script at the test's paths (quoted:
+# the checkout's path may have a space).
 setup() {
 	mkdir -p bin
 	ln -sf "$(command -v sleep)" bin/example-daemon
 	cat >defaults <<EOF
-DAEMON=$T/bin/example-daemon
+DAEMON='$T/bin/example-daemon'
 DAEMON_ARGS=1000
-LOCKRUN=$BIN/lockrun
-LOCKSTAT=$BIN/lockstat
-LOCKFILE=$T/example.lock
-LOGFILE=$T/daemon.log
+LOCKRUN='$BIN/lockrun'
+LOCKSTAT='$BIN/lockstat'
+LOCKFILE='$T/example.lock'
+LOGFILE='$T/daemon.log'
 START_TIMEOUT=5
 STOP_TIMEOUT=5
 EOF
@@ -177,7 +178,7 @@ t_usage_and_errors() {
 	action status
 	expect_status 4
 	# a daemon that cannot run: start fails at once, not after the timeout
-	sed -i "s|^LOCKSTAT=.*|LOCKSTAT=$BIN/lockstat|; s|^DAEMON=.*|DAEMON=$T/bin/broken|; s|^START_TIMEOUT=.*|START_TIMEOUT=15|" defaults
+	sed -i "s|^LOCKSTAT=.*|LOCKSTAT='$BIN/lockstat'|; s|^DAEMON=.*|DAEMON=$T/bin/broken|; s|^START_TIMEOUT=.*|START_TIMEOUT=15|" defaults
 	printf '#!/nonexistent/interpreter\n' >bin/broken
 	chmod 755 bin/broken
 	local t0=$SECONDS

@@ -667,6 +667,10 @@ static void make_entry(const struct entry *e, const char *path, pid_t live,
 			memcpy(buf, "1234\npidlock 1\n", 15);
 			memset(buf + 15, 'A', 2 << 20);
 			n = 15 + (2 << 20);
+		} else if (strcmp(g, "binary-elf-header.pid") == 0) {
+			memcpy(buf, "\x7f" "ELF\x02\x01\x01\x00", 8);
+			for (n = 8; n < 8 + 256; n++)
+				buf[n] = (char)(n - 8);
 		}
 		if (n > 0)
 			assert_int_equal(write(fd, buf, (size_t)n), n);
