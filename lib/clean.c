@@ -30,9 +30,46 @@ static int keep(struct pidlock_info *info, const char *why)
 	return 0;
 }
 
-static int judge_under_lock(int fd, const struct stat *st, bool temp,
+/*
+ * A temporary file is unlocked for a moment after its creator made it
+ * and before it locked it (without O_TMPFILE nothing can be locked
+ * before it has a name).  So an unlocked one is removed only when the
+ * creator its name carries is gone; a name without a creator's PID
+ * (older versions) counts as abandoned.  A creator in another PID
+ * namespace cannot be seen: if its file is removed, it starts again.
+ */
+static pid_t temp_creator(const char *name)
+{
+	const char *s = name + strlen(PIDLOCK_TMP_PREFIX), *dot = strchr(s, '.');
+	pid_t pid;
+
+	if (!dot || pidlock__parse_pid(s, (size_t)(dot - s), &pid) < 0)
+		return 0;
+	return pid;
+}
+
+static void judge_temp(const char *name, struct pidlock_info *info)
+{
+	struct pidlock__proc proc;
+	pid_t creator = temp_creator(name);
+
+	if (creator > 0 && pidlock__proc_read(creator, &proc) == 0 &&
+	    proc.exists && !proc.zombie) {
+		info->state = PIDLOCK_STATE_LIVE;
+		snprintf(info->reason, sizeof(info->reason),
+			 "a creation in progress (creator %d is alive)",
+			 (int)creator);
+		return;
+	}
+	info->state = PIDLOCK_STATE_STALE;
+	snprintf(info->reason, sizeof(info->reason),
+		 "leftover of an interrupted creation");
+}
+
+static int judge_under_lock(int fd, const struct stat *st, const char *name,
 			    struct pidlock_info *info, bool *kept_file)
 {
+	bool temp = pidlock_is_temp_name(name);
 	char buf[PIDLOCK_RECORD_MAX + 1];
 	enum pidlock__content kind;
 	struct pidlock_record rec;
@@ -55,12 +92,8 @@ static int judge_under_lock(int fd, const struct stat *st, bool temp,
 		snprintf(info->reason, sizeof(info->reason), "%s", why);
 	}
 	pidlock__judge_unlocked(kind, &rec, plain, st, info);
-	if (temp) {
-		/* A creator holds its temporary file's lock until it is done. */
-		info->state = PIDLOCK_STATE_STALE;
-		snprintf(info->reason, sizeof(info->reason),
-			 "leftover of an interrupted creation");
-	}
+	if (temp)
+		judge_temp(name, info);
 	*kept_file = !temp && (kind == CONTENT_EMPTY || kind == CONTENT_OTHER ||
 			       (kind == CONTENT_RECORD && rec.keep));
 	return 0;
@@ -138,7 +171,7 @@ int pidlock_clean_at(int dirfd, const char *name,
 		info->state = PIDLOCK_STATE_LIVE;
 		return keep(info, "locked");
 	}
-	r = judge_under_lock(fd, &st, pidlock_is_temp_name(name), info, &kept_file);
+	r = judge_under_lock(fd, &st, name, info, &kept_file);
 	/* An owner outside root and us is trusted only for its own record. */
 	if (r == 0 && place == -PIDLOCK_EOWNER &&
 	    pidlock__check_place(&dir, &st, info->has_record ? &info->record : NULL,

@@ -15,7 +15,7 @@
 
 #define PIDLOCK_PUBLIC __attribute__((visibility("default")))
 
-/* Temporary files of creations and breaks: ".pidlock-tmp.<random>". */
+/* Temporary files of creations: ".pidlock-tmp.<creator PID>.<random>". */
 #define PIDLOCK_TMP_PREFIX ".pidlock-tmp."
 
 /* The largest PID any Linux kernel hands out (PID_MAX_LIMIT). */

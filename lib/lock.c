@@ -327,7 +327,10 @@ static int random_name(char *buf, size_t size)
 
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
 		rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)clock();
-	snprintf(buf, size, PIDLOCK_TMP_PREFIX "%016llx", (unsigned long long)rnd);
+	/* The creator's PID in the name lets a cleaner prove a leftover
+	 * abandoned (clean.c) before it removes it. */
+	snprintf(buf, size, PIDLOCK_TMP_PREFIX "%d.%016llx", (int)getpid(),
+		 (unsigned long long)rnd);
 	return 0;
 }
 

@@ -433,6 +433,28 @@ t_leftover_temp_files() {
 	expect_out_match '^kept d/\.pidlock-tmp\.busy000 \(live: locked'
 }
 
+# An unlocked temporary file whose creator (the PID in its name) lives is
+# a creation between its openat and its flock: never removed.  Once the
+# creator is gone it is a leftover.
+t_temp_file_of_live_creator_kept() {
+	mkdir d
+	spawn sleep 1000
+	local dead
+	dead=$(dead_pid)
+	: >"d/.pidlock-tmp.$pid.0123456789abcdef"
+	: >"d/.pidlock-tmp.$dead.0123456789abcdef"
+	run_clean lockclean -v d
+	expect_status 0
+	expect_file "d/.pidlock-tmp.$pid.0123456789abcdef"
+	expect_no_file "d/.pidlock-tmp.$dead.0123456789abcdef"
+	expect_out_match "^kept d/\\.pidlock-tmp\\.$pid\\.0123456789abcdef \\(live: a creation in progress \\(creator $pid is alive\\)\\)"
+	kill "$pid"
+	reap "$pid"
+	run_clean lockclean -v d
+	expect_status 0
+	expect_no_file "d/.pidlock-tmp.$pid.0123456789abcdef"
+}
+
 # --- reports -------------------------------------------------------------------
 
 # A directory with one file of every kind; stale ones listed in $T/stale.
@@ -934,7 +956,7 @@ run_tests \
 	t_age_not_rounded_up \
 	t_empty_and_flock_files_never_removed \
 	t_keep_record_never_removed \
-	t_leftover_temp_files \
+	t_leftover_temp_files t_temp_file_of_live_creator_kept \
 	t_dry_run_removes_nothing \
 	t_verbose_gives_every_reason \
 	t_json_report \

@@ -668,8 +668,46 @@ static void cleaner_between_create_and_lock(void **state)
 			 "and removed %d temporary files", pidlock_strerror(r),
 			 judged, cleaned);
 	assert_true(judged >= 1);
-	print_message("the cleaner removed %d temporary file(s) of the creation; "
-		      "it started again\n", cleaned);
+	/* the creator (we) is alive: its temporary file is not abandoned */
+	assert_int_equal(cleaned, 0);
+	expect_created();
+	assert_int_equal(pidlock_release(lock), 0);
+	pidlock_free(lock);
+}
+
+/* A cleaner that cannot see the creator (another PID namespace) just
+ * removes the temporary file: the creation starts again, and succeeds. */
+static void remove_temps_now(void)
+{
+	struct dirent *e;
+	DIR *d;
+
+	if (judged > 0)
+		return;
+	d = opendir(test_dir);
+	while (d && (e = readdir(d)))
+		if (pidlock_is_temp_name(e->d_name)) {
+			judged++;
+			if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+				cleaned++;
+		}
+	if (d)
+		closedir(d);
+}
+
+static void creation_retries_when_its_temp_is_removed(void **state)
+{
+	struct pidlock *lock;
+
+	(void)state;
+	cleaned = judged = 0;
+	mock_no_tmpfile(true);
+	mock_hook(MOCK_FLOCK, remove_temps_now);
+	assert_int_equal(pidlock_new(&lock, test_path(LOCK)), 0);
+	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
+	mock_hook(MOCK_FLOCK, NULL);
+	mock_no_tmpfile(false);
+	assert_int_equal(cleaned, 1);
 	expect_created();
 	assert_int_equal(pidlock_release(lock), 0);
 	pidlock_free(lock);
@@ -697,6 +735,7 @@ int main(void)
 		T(keep_in_place_write_enospc),
 		T(update_pwrite_fails),
 		T(cleaner_between_create_and_lock),
+		T(creation_retries_when_its_temp_is_removed),
 	};
 
 	return cmocka_run_group_tests_name("faults", tests, group_setup,
