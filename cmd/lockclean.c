@@ -254,7 +254,8 @@ static void print_report(void)
 
 	if (opt.quiet && !opt.json)
 		return;
-	qsort(results.v, results.n, sizeof(results.v[0]), cmp_entry);
+	if (results.n) /* qsort(NULL, 0, …) is undefined */
+		qsort(results.v, results.n, sizeof(results.v[0]), cmp_entry);
 	tb = out_table_new("files", &o);
 	for (size_t c = 0; c < sizeof(report_cols) / sizeof(report_cols[0]); c++)
 		if (c != R_HOST || opt.json)
