@@ -139,7 +139,9 @@ $(B)/%: $(B)/cmd/%.o $(CMD_COMMON) $(LIB_A)
 $(B)/lockstat $(B)/lockclean: $(B)/cmd/output.o
 $(B)/lockstat $(B)/lockclean: OUTPUT_LIBS = $(SCOLS_LIBS)
 
-# lockrun's job supervision lives in a file of its own.
+# lockrun's job supervision lives in a file of its own (make bench links
+# the same objects twice more).
+LOCKRUN_OBJS = $(B)/cmd/lockrun.o $(B)/cmd/job.o
 $(B)/lockrun: $(B)/cmd/job.o
 $(B)/cmd/job.o $(B)/cmd/lockrun.o: cmd/job.h
 

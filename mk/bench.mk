@@ -23,10 +23,10 @@ $(BENCH_BIN): $(BENCH_SRCS) tests/bench/bench.h $(LIB_A)
 # the tools were built with: the process table compares their start-up.
 # The static one only where libbsd.a is installed.
 BENCH_LOCKRUNS := $(B)/bench/lockrun-dynamic $(if $(BSD_STATIC_LIBS),$(B)/bench/lockrun-static)
-$(B)/bench/lockrun-dynamic: $(B)/cmd/lockrun.o $(CMD_COMMON) $(LIB_A)
+$(B)/bench/lockrun-dynamic: $(LOCKRUN_OBJS) $(CMD_COMMON) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(BSD_LIBS)
-$(B)/bench/lockrun-static: $(B)/cmd/lockrun.o $(CMD_COMMON) $(LIB_A)
+$(B)/bench/lockrun-static: $(LOCKRUN_OBJS) $(CMD_COMMON) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(STATIC_BSD_LIBS)
 

@@ -105,7 +105,15 @@ static bool released(const char *path)
 	return lstat(path, &st) < 0 || (S_ISREG(st.st_mode) && st.st_size == 0);
 }
 
-/* No leftover temporary file of an interrupted creation in test_dir. */
+static bool under_valgrind(void);
+
+/*
+ * No leftover temporary file of an interrupted creation in test_dir.
+ * Except under valgrind: it enforces the descriptor limit after the
+ * system call, so an open(O_CREAT) it fails with EMFILE has created the
+ * file all the same (the kernel would have refused before creating it).
+ * The plain run of this test is the one that proves no temporary is left.
+ */
 static void expect_no_temp(void)
 {
 	DIR *d = opendir(test_dir);
@@ -113,7 +121,11 @@ static void expect_no_temp(void)
 
 	assert_non_null(d);
 	while ((e = readdir(d)))
-		if (pidlock_is_temp_name(e->d_name))
+		if (!pidlock_is_temp_name(e->d_name))
+			continue;
+		else if (under_valgrind())
+			unlinkat(dirfd(d), e->d_name, 0);
+		else
 			fail_msg("temporary file left: %s", e->d_name);
 	closedir(d);
 }
