@@ -783,7 +783,9 @@ static int take_in_place(struct pidlock *lock, int dirfd, int fd,
 		 * that fails, corrupt: stale to the next acquirer, since
 		 * nobody holds it). */
 		if (lock->wfd >= 0) {
-			(void)ftruncate(lock->wfd, 0);
+			if (ftruncate(lock->wfd, 0) < 0) {
+				/* corrupt then, as said above */
+			}
 			close(lock->wfd);
 		}
 		lock->fd = lock->wfd = -1;

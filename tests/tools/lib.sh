@@ -79,6 +79,13 @@ if [ -n "${VALGRIND:-}" ]; then
 	BIN=$SUITE_DIR/.vg
 	export PATH="$BIN:$PATH"
 fi
+# What /proc/PID/comm says of a running lockrun: valgrind keeps its own
+# executable's name (cut to 15 bytes) for the process it runs.
+if [ -n "${VALGRIND:-}" ]; then
+	LOCKRUN_COMM=memcheck-amd64-
+else
+	LOCKRUN_COMM=lockrun
+fi
 # valgrind_skip NAME: the reason NAME cannot run under valgrind, if any.
 valgrind_skip() {
 	[ -n "${VALGRIND:-}" ] || return 1

@@ -147,7 +147,7 @@ t_live() {
 	# As lslocks names them: the process holding the lock (lockrun, which
 	# supervises the command), its command, the kind of lock.
 	expect_col "$L/job.lock" PID "$lr"
-	expect_col "$L/job.lock" COMMAND lockrun
+	expect_col "$L/job.lock" COMMAND "$LOCKRUN_COMM"
 	expect_col "$L/job.lock" TYPE FLOCK
 	expect_lsb "$L/job.lock" 0
 	expect_pid "$L/job.lock" "$cmd"
@@ -829,7 +829,7 @@ locks = {o["path"].rsplit("/", 1)[1]: o for o in json.load(sys.stdin)["locks"]}
 l = locks["live.lock"]
 st = os.stat(sys.argv[1])
 assert l["mode"] == "WRITE" and l["type"] == "FLOCK" and l["format"] == "pidlock", l
-assert l["pid"] == int(sys.argv[2]) and l["command"] == "lockrun", l
+assert l["pid"] == int(sys.argv[2]) and l["command"] == sys.argv[3], l
 assert l["waiters"] == [], l
 assert l["uid"] == os.geteuid() and l["owner"] == st.st_uid, l
 assert l["size"] == "%dB" % st.st_size and l["inode"] == st.st_ino, l
@@ -839,7 +839,7 @@ f = locks["free.lock"]
 assert f["format"] == "flock" and f["type"] is None and f["mode"] is None, f
 assert f["uid"] is None and f["pid"] is None and f["command"] is None, f
 assert f["size"] == "0B" and f["reason"], f
-' "$L/live.lock" "$lr" || fail "--output-all values: $out"
+' "$L/live.lock" "$lr" "$LOCKRUN_COMM" || fail "--output-all values: $out"
 }
 
 # lslocks -J prints nothing at all when there is nothing; lockstat prints
