@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "format.h"
 #include "job.h"
 
 struct opts {
@@ -305,7 +306,7 @@ static void say_holder(const struct opts *o, struct pidlock *lock,
 
 	if (o->quiet || o->flock_name)
 		return;
-	describe_holder(pidlock_holder(lock), text, sizeof(text));
+	format_holder(pidlock_holder(lock), text, sizeof(text));
 	fprintf(stderr, "%s: %s: %s%s\n", getprogname(), esc(pidlock_path(lock)),
 		what, text);
 }
