@@ -142,10 +142,15 @@ $(B)/lockstat $(B)/lockclean: $(B)/cmd/output.o
 $(B)/lockstat $(B)/lockclean: OUTPUT_LIBS = $(SCOLS_LIBS)
 
 # lockrun's job supervision lives in a file of its own (make bench links
-# the same objects twice more).
-LOCKRUN_OBJS = $(B)/cmd/lockrun.o $(B)/cmd/job.o
-$(B)/lockrun: $(B)/cmd/job.o
+# the same objects twice more).  lockrun and lockstat put holders, times
+# and ages into words (format.c); only lockstat finds a locked file's
+# path in /proc/PID/fd (fdpath.c).
+LOCKRUN_OBJS = $(B)/cmd/lockrun.o $(B)/cmd/job.o $(B)/cmd/format.o
+$(B)/lockrun: $(B)/cmd/job.o $(B)/cmd/format.o
+$(B)/lockstat: $(B)/cmd/format.o $(B)/cmd/fdpath.o
 $(B)/cmd/job.o $(B)/cmd/lockrun.o: cmd/job.h
+$(B)/cmd/format.o $(B)/cmd/lockrun.o $(B)/cmd/lockstat.o: cmd/format.h
+$(B)/cmd/fdpath.o $(B)/cmd/lockstat.o: cmd/fdpath.h
 
 # Invoked as flock, lockrun is flock(1).
 $(B)/flock: $(B)/lockrun

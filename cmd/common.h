@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the tools share: option values from outside (durations, numbers,
- * signal names), messages in the "tool: what: why" form, and how a lock's
- * holder is described to a person.
+ * What all three tools share: option values from outside (durations,
+ * numbers, signal names, lock names) and their `_or_die` forms, and
+ * messages in the "tool: what: why" form with untrusted text escaped.
+ * How a holder is written for a person is in format.h; lockstat's
+ * /proc/PID/fd path finder in fdpath.h.
  */
 #ifndef PIDLOCK_CMD_COMMON_H
 #define PIDLOCK_CMD_COMMON_H
@@ -40,15 +42,6 @@ int signal_or_die(const char *s);
 void try_help(void) __attribute__((noreturn));
 void print_version(void);
 
-/* "3m12s", "2h05m", "4d03h". */
-void format_age(int64_t seconds, char *buf, size_t size);
-/* "10:01:02" today, else "2026-11-20 10:01". */
-void format_since(int64_t when, char *buf, size_t size);
-
-/* "held by PID 4242 (backup.sh) since 10:01:02, 3m12s" and what else is
- * known (host, message, kernel holders when there is no record). */
-void describe_holder(const struct pidlock_info *info, char *buf, size_t size);
-
 /* A lock given on the command line: a path (has a '/', or exists), else
  * a name in the lock directory.  Returns 0, -EINVAL for a bad name,
  * -ENAMETOOLONG when the path does not fit in size, or the refusal of
@@ -57,15 +50,6 @@ int resolve_lock_arg(const char *arg, char *buf, size_t size);
 /* Why resolving a lock argument failed with err, naming a refused lock
  * directory (written into buf when needed). */
 const char *lock_arg_why(int err, char *buf, size_t size);
-
-/*
- * The path under which process pid has the file dev:ino open: 0, -1 if it
- * cannot be found, -ENOENT if the file has no name at all (unlinked, or
- * created unnamed, as a waiting pidlock's ready inode).  Each process's
- * descriptors are read once and kept until forget_locked_paths().
- */
-int find_locked_path(pid_t pid, dev_t dev, ino_t ino, char *buf, size_t size);
-void forget_locked_paths(void);
 
 /*
  * Text from outside (file names, records, /proc) made safe to print, as
@@ -81,8 +65,5 @@ void forget_locked_paths(void);
 void use_ctype_locale(void);
 char *safe_encode(const char *s, char *buf, size_t size);
 const char *esc(const char *s);
-
-/* The command name of pid from /proc/PID/comm, raw; "" when unknown. */
-void proc_comm(pid_t pid, char *buf, size_t size);
 
 #endif

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "format.h"
 #include "job.h"
 
 struct opts {
@@ -305,7 +306,7 @@ static void say_holder(const struct opts *o, struct pidlock *lock,
 
 	if (o->quiet || o->flock_name)
 		return;
-	describe_holder(pidlock_holder(lock), text, sizeof(text));
+	format_holder(pidlock_holder(lock), text, sizeof(text));
 	fprintf(stderr, "%s: %s: %s%s\n", getprogname(), esc(pidlock_path(lock)),
 		what, text);
 }
@@ -364,6 +365,16 @@ static int open_directory(const char *path)
 	return fd;
 }
 
+/* The command as the record names it: its base name, or "sh -c". */
+static const char *command_name(const struct opts *o)
+{
+	const char *base = strrchr(o->argv[0], '/');
+
+	if (o->argv == o->sh_argv)
+		return "sh -c";
+	return base ? base + 1 : o->argv[0];
+}
+
 static struct pidlock *new_lock(const struct opts *o)
 {
 	struct pidlock *lock = NULL;
@@ -392,14 +403,9 @@ static struct pidlock *new_lock(const struct opts *o)
 		errx(EX_USAGE, "invalid message: %s", pidlock_strerror(r));
 	if (o->range && (r = pidlock_set_range(lock, o->start, o->length)) < 0)
 		errx(EX_USAGE, "invalid lock range");
-	if (o->argv) {
-		const char *base = strrchr(o->argv[0], '/');
-		base = base ? base + 1 : o->argv[0];
-		if (o->argv == o->sh_argv)
-			base = "sh -c";
-		/* A name with control characters is not recorded at all. */
-		if (pidlock_set_command(lock, base) < 0)
-			base = NULL;
+	if (o->argv && pidlock_set_command(lock, command_name(o)) < 0) {
+		/* Refused (control characters, too long): the record then
+		 * names the process by its own command name. */
 	}
 	return lock;
 }

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "fdpath.h"
+#include "format.h"
 #include "output.h"
 
 /* LSB init-script status codes (--status). */
@@ -321,14 +323,15 @@ static int cmp_row(const void *a, const void *b)
 
 /* --- formatting --------------------------------------------------------- */
 
-static bool held(const struct pidlock_info *i)
+/* The verdict is that a process holds the lock (whoever it is). */
+static bool state_is_live(const struct pidlock_info *i)
 {
 	return i->state == PIDLOCK_STATE_LIVE ||
 	       i->state == PIDLOCK_STATE_LIVE_INHERITED;
 }
 
 /* The first process holding the lock (not waiting for it), or NULL. */
-static const struct pidlock_kernel_holder *first_holder(const struct pidlock_info *i)
+static const struct pidlock_kernel_holder *first_kernel_holder(const struct pidlock_info *i)
 {
 	for (unsigned k = 0; k < i->nholders; k++)
 		if (!i->holders[k].waiting)
@@ -415,7 +418,7 @@ static void cell(const struct opts *o, const struct row *r, enum col c,
 {
 	const struct pidlock_info *i = &r->info;
 	const struct pidlock_record *rec = i->has_record ? &i->record : NULL;
-	const struct pidlock_kernel_holder *h = first_holder(i);
+	const struct pidlock_kernel_holder *h = first_kernel_holder(i);
 	bool json = o->out.format == OUT_JSON;
 
 	buf[0] = '\0';
@@ -443,8 +446,8 @@ static void cell(const struct opts *o, const struct row *r, enum col c,
 		/* In a table, where there is no message, say why the state. */
 		if (rec && rec->message[0])
 			strlcpy(buf, rec->message, size);
-		else if (!json && !held(i) && i->state != PIDLOCK_STATE_FREE &&
-			 i->reason[0])
+		else if (!json && !state_is_live(i) &&
+			 i->state != PIDLOCK_STATE_FREE && i->reason[0])
 			snprintf(buf, size, "(%s)", i->reason);
 		break;
 	case C_PID: if (h && h->pid > 0) snprintf(buf, size, "%d", (int)h->pid); break;
@@ -525,25 +528,7 @@ static int lsb_status(const struct pidlock_info *i)
 	}
 }
 
-/*
- * The PID of the process that holds the lock now, as the library judges
- * it: one the kernel lock shows holding the file, or the live writer of
- * an unlocked plain pidfile that nothing contradicts; never PID 1 from a
- * file (kill "$(lockstat --pid F)" must not hit init).
- */
-static pid_t live_pid(const struct pidlock_info *i)
-{
-	switch (i->state) {
-	case PIDLOCK_STATE_LIVE:
-	case PIDLOCK_STATE_LIVE_INHERITED:
-	case PIDLOCK_STATE_FOREIGN:
-		return i->live_pid;
-	default:
-		return 0;
-	}
-}
-
-static int inspect_one(const char *arg, struct pidlock_info *info)
+static int inspect_arg(const char *arg, struct pidlock_info *info)
 {
 	char path[PATH_MAX];
 	int r;
@@ -566,7 +551,7 @@ static int status_mode(const struct opts *o)
 {
 	struct pidlock_info info;
 
-	inspect_one(o->status, &info);
+	inspect_arg(o->status, &info);
 	return lsb_status(&info);
 }
 
@@ -575,8 +560,12 @@ static int pid_mode(const struct opts *o)
 	struct pidlock_info info;
 	pid_t pid;
 
-	inspect_one(o->pid, &info);
-	pid = live_pid(&info);
+	inspect_arg(o->pid, &info);
+	/* The library's verdict, not the file's word: a process the kernel
+	 * lock shows holding the file, or the live writer of an unlocked
+	 * plain pidfile that nothing contradicts; never PID 1 from a file
+	 * (kill "$(lockstat --pid F)" must not hit init). */
+	pid = info.live_pid;
 	if (!pid) {
 		if (!o->quiet)
 			warnx("%s: no live holder (%s%s%s)", esc(o->pid),
