@@ -70,49 +70,17 @@ static int judge_under_lock(int fd, const struct stat *st, const char *name,
 			    struct pidlock_info *info, bool *kept_file)
 {
 	bool temp = pidlock_is_temp_name(name);
-	char buf[PIDLOCK_RECORD_MAX + 1];
-	enum pidlock__content kind;
-	struct pidlock_record rec;
-	const char *why;
-	pid_t plain = 0;
-	ssize_t n;
+	struct pidlock__file_content c;
+	int r = pidlock__content_read(fd, false, &c);
 
-	do
-		n = pread(fd, buf, sizeof(buf), 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	kind = pidlock__classify(buf, (size_t)n, &rec, &plain, &why);
-	if (kind == CONTENT_RECORD) {
-		info->record = rec;
-		info->has_record = 1;
-	}
-	if (why) {
-		info->state = PIDLOCK_STATE_CORRUPT;
-		snprintf(info->reason, sizeof(info->reason), "%s", why);
-	}
-	pidlock__judge_unlocked(kind, &rec, plain, st, info);
+	if (r < 0)
+		return r;
+	pidlock__content_judge(&c, st, info);
 	if (temp)
 		judge_temp(name, info);
-	*kept_file = !temp && (kind == CONTENT_EMPTY || kind == CONTENT_OTHER ||
-			       (kind == CONTENT_RECORD && rec.keep));
+	*kept_file = !temp && (c.kind == CONTENT_EMPTY || c.kind == CONTENT_OTHER ||
+			       (c.kind == CONTENT_RECORD && c.rec.keep));
 	return 0;
-}
-
-static int open_checked(int dirfd, const char *name, const struct stat *st)
-{
-	struct stat opened;
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-					   O_NOCTTY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &opened) < 0 || opened.st_dev != st->st_dev ||
-	    opened.st_ino != st->st_ino) {
-		close(fd);
-		return -ESTALE;
-	}
-	return fd;
 }
 
 /* Still ours, still linked once, still at the name: then unlink it. */
@@ -157,7 +125,7 @@ int pidlock_clean_at(int dirfd, const char *name,
 	place = pidlock__check_place(&dir, &st, NULL, info);
 	if (place < 0 && place != -PIDLOCK_EOWNER)
 		return keep(info, NULL);
-	fd = open_checked(dirfd, name, &st);
+	fd = pidlock__open_same(dirfd, name, O_RDONLY, &st);
 	if (fd < 0)
 		return fd;
 	r = pidlock__lock_try(fd, &how);
