@@ -7,6 +7,7 @@
  * it takes the lock without waiting (busy means live), judges the content
  * under the lock, re-checks that the name still carries that inode, and
  * unlinks relative to the directory descriptor while still holding it.
+ * A judge-only run (a dry run) takes no lock but applies the same rules.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -67,19 +68,16 @@ static void judge_temp(const char *name, struct pidlock_info *info)
 }
 
 static int judge_under_lock(int fd, const struct stat *st, const char *name,
-			    struct pidlock_info *info, bool *kept_file)
+			    struct pidlock_info *info)
 {
-	bool temp = pidlock_is_temp_name(name);
 	struct pidlock__file_content c;
 	int r = pidlock__content_read(fd, false, &c);
 
 	if (r < 0)
 		return r;
 	pidlock__content_judge(&c, st, info);
-	if (temp)
+	if (pidlock_is_temp_name(name))
 		judge_temp(name, info);
-	*kept_file = !temp && (c.kind == CONTENT_EMPTY || c.kind == CONTENT_OTHER ||
-			       (c.kind == CONTENT_RECORD && c.rec.keep));
 	return 0;
 }
 
@@ -104,6 +102,36 @@ static int default_decide(const struct pidlock_info *info, void *arg)
 	       info->state == PIDLOCK_STATE_REUSED;
 }
 
+/* No PID (empty, or another program's content) or a record with keep=1:
+ * the file is kept for good (its content says so, or flock(1) uses it). */
+static bool kept_file(const char *name, const struct pidlock_info *info)
+{
+	return !pidlock_is_temp_name(name) &&
+	       (info->type == PIDLOCK_TYPE_FLOCK ||
+		(info->has_record && info->record.keep));
+}
+
+/*
+ * The removal rules, after the judgement: the same for a real run and a
+ * judge-only one, so that the two cannot disagree.  place is what
+ * pidlock__check_place() said without a record (0 when the judgement
+ * already weighed the record).  1: remove; 0: keep, info->reason says why.
+ */
+static int removal_verdict(const struct stat *dir, const struct stat *st,
+			   int place, const char *name,
+			   int (*decide)(const struct pidlock_info *, void *),
+			   void *arg, struct pidlock_info *info)
+{
+	/* An owner outside root and us is trusted only for its own record. */
+	if (place == -PIDLOCK_EOWNER &&
+	    pidlock__check_place(dir, st, info->has_record ? &info->record : NULL,
+				 info) < 0)
+		return keep(info, NULL);
+	if (kept_file(name, info))
+		return keep(info, "kept lock file (no PID or keep=1); left in place");
+	return (decide ? decide : default_decide)(info, arg) ? 1 : 0;
+}
+
 PIDLOCK_PUBLIC
 int pidlock_clean_at(int dirfd, const char *name,
 		     int (*decide)(const struct pidlock_info *info, void *arg),
@@ -111,7 +139,6 @@ int pidlock_clean_at(int dirfd, const char *name,
 {
 	struct pidlock__how how = { false, false, 0, 0 };
 	struct stat st, dir;
-	bool kept_file = false;
 	int fd, r, place;
 
 	if (!name || !info)
@@ -139,18 +166,46 @@ int pidlock_clean_at(int dirfd, const char *name,
 		info->state = PIDLOCK_STATE_LIVE;
 		return keep(info, "locked");
 	}
-	r = judge_under_lock(fd, &st, name, info, &kept_file);
-	/* An owner outside root and us is trusted only for its own record. */
-	if (r == 0 && place == -PIDLOCK_EOWNER &&
-	    pidlock__check_place(&dir, &st, info->has_record ? &info->record : NULL,
-				 info) < 0)
-		r = keep(info, NULL);
-	else if (r == 0 && kept_file)
-		r = keep(info, "kept lock file (no PID or keep=1); left in place");
-	else if (r == 0 && !(decide ? decide : default_decide)(info, arg))
-		r = 0;
-	else if (r == 0)
+	r = judge_under_lock(fd, &st, name, info);
+	if (r == 0)
+		r = removal_verdict(&dir, &st, place, name, decide, arg, info);
+	if (r == 1)
 		r = unlink_locked(dirfd, name, fd);
 	close(fd);
 	return r;
+}
+
+/*
+ * pidlock_clean_at() without the lock and without the unlink: the file is
+ * judged by inspection (the kernel's lock table says whether it is held),
+ * then by the very same rules.  A file inspection cannot judge
+ * (PIDLOCK_STATE_UNKNOWN, or UNSAFE) is kept.
+ */
+PIDLOCK_PUBLIC
+int pidlock_clean_judgeat(int dirfd, const char *name,
+			  const struct pidlock_snapshot *snap,
+			  int (*decide)(const struct pidlock_info *info, void *arg),
+			  void *arg, struct pidlock_info *info)
+{
+	int r;
+
+	if (!name || !info)
+		return -EINVAL;
+	r = pidlock_inspectat(dirfd, name, snap, info);
+	if (r < 0)
+		return r;
+	switch (info->state) {
+	case PIDLOCK_STATE_NONE:
+		return -ENOENT;
+	case PIDLOCK_STATE_UNSAFE:
+	case PIDLOCK_STATE_UNKNOWN:
+	case PIDLOCK_STATE_LIVE: /* held: a real run's lock would be busy */
+	case PIDLOCK_STATE_LIVE_INHERITED:
+		return keep(info, NULL);
+	default:
+		break;
+	}
+	if (pidlock_is_temp_name(name))
+		judge_temp(name, info);
+	return removal_verdict(NULL, NULL, 0, name, decide, arg, info);
 }
