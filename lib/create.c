@@ -161,10 +161,62 @@ static int rename_noreplace(int dirfd, const char *tmp, const char *name)
 	return 0;
 }
 
-int pidlock__publish(int fd, int dirfd, const char *tmp, const char *name)
+static int publish(int fd, int dirfd, const char *tmp, const char *name)
 {
 	return tmp[0] ? rename_noreplace(dirfd, tmp, name)
 		      : link_fd(fd, dirfd, name);
+}
+
+/* The spare inode, now with a record written at the moment it is used. */
+static int spare_use(struct pidlock__inode *spare,
+		     const struct pidlock__record_spec *record, char *tmp,
+		     int *lockfd)
+{
+	int fd = spare->fd, r;
+
+	*lockfd = spare->lockfd;
+	spare->fd = spare->lockfd = -1;
+	tmp[0] = '\0';
+	r = pidlock__record_write(fd, record);
+	if (r < 0) {
+		if (*lockfd >= 0)
+			close(*lockfd);
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/*
+ * Creates name in dirfd, complete and locked, from the waiter's spare
+ * inode when there is one (its identity then comes along in made).
+ * Returns 0 with the descriptors in made, 1 when another creator took
+ * the name first, or -errno.
+ */
+int pidlock__create_named(int dirfd, const char *name,
+			  const struct pidlock__make *make,
+			  struct pidlock__inode *spare, struct pidlock__inode *made)
+{
+	char tmp[64];
+	bool from_spare = spare->fd >= 0;
+	int fd, r, lockfd;
+
+	fd = from_spare ? spare_use(spare, make->record, tmp, &lockfd)
+			: pidlock__create_locked(dirfd, make, tmp, sizeof(tmp),
+						 &lockfd);
+	if (fd < 0)
+		return fd;
+	r = publish(fd, dirfd, tmp, name);
+	if (r < 0) {
+		if (tmp[0])
+			unlinkat(dirfd, tmp, 0);
+		if (lockfd >= 0)
+			close(lockfd);
+		close(fd);
+		return r == -EEXIST ? 1 : r;
+	}
+	*made = (struct pidlock__inode){ fd, lockfd, spare->dev, spare->ino };
+	return 0;
 }
 
 /*
@@ -176,7 +228,7 @@ int pidlock__publish(int fd, int dirfd, const char *tmp, const char *name)
  * as always.
  */
 void pidlock__spare_ready(int dirfd, mode_t mode, const struct pidlock__how *how,
-			  struct pidlock__spare *spare)
+			  struct pidlock__inode *spare)
 {
 	struct stat st;
 	int fd, lockfd = -1;
@@ -198,27 +250,7 @@ void pidlock__spare_ready(int dirfd, mode_t mode, const struct pidlock__how *how
 	spare->ino = st.st_ino;
 }
 
-/* The spare inode, now with a record written at the moment it is used. */
-int pidlock__spare_use(struct pidlock__spare *spare,
-		       const struct pidlock__record_spec *record, char *tmp,
-		       int *lockfd)
-{
-	int fd = spare->fd, r;
-
-	*lockfd = spare->lockfd;
-	spare->fd = spare->lockfd = -1;
-	tmp[0] = '\0';
-	r = pidlock__record_write(fd, record);
-	if (r < 0) {
-		if (*lockfd >= 0)
-			close(*lockfd);
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-void pidlock__spare_drop(struct pidlock__spare *spare)
+void pidlock__spare_drop(struct pidlock__inode *spare)
 {
 	if (spare->fd >= 0)
 		close(spare->fd);

@@ -138,11 +138,12 @@ void pidlock__judge_held(struct pidlock_info *info);
 int pidlock__kernel_holders(const struct pidlock_snapshot *snap, dev_t dev,
 			    ino_t ino, struct pidlock_info *info);
 
-/* A waiter's unnamed inode, ready to publish (create.c); fds -1: none. */
-struct pidlock__spare {
+/* An inode created locked (create.c): a waiter's spare, unnamed and
+ * ready to publish, or a new lock file.  fds -1: none. */
+struct pidlock__inode {
 	int fd;          /* writable */
-	int lockfd;      /* its locked read-only descriptor */
-	dev_t dev;       /* and its identity, known before the wait */
+	int lockfd;      /* its locked read-only descriptor, -1: through fd */
+	dev_t dev;       /* and its identity (a spare's: known before the wait) */
 	ino_t ino;
 };
 
@@ -156,13 +157,12 @@ struct pidlock__make {
 /* create.c */
 int pidlock__create_locked(int dirfd, const struct pidlock__make *make,
 			   char *tmp, size_t tmpsize, int *lockfd);
-int pidlock__publish(int fd, int dirfd, const char *tmp, const char *name);
+int pidlock__create_named(int dirfd, const char *name,
+			  const struct pidlock__make *make,
+			  struct pidlock__inode *spare, struct pidlock__inode *made);
 void pidlock__spare_ready(int dirfd, mode_t mode, const struct pidlock__how *how,
-			  struct pidlock__spare *spare);
-int pidlock__spare_use(struct pidlock__spare *spare,
-		       const struct pidlock__record_spec *record, char *tmp,
-		       int *lockfd);
-void pidlock__spare_drop(struct pidlock__spare *spare);
+			  struct pidlock__inode *spare);
+void pidlock__spare_drop(struct pidlock__inode *spare);
 
 /* path.c */
 int pidlock__split_path(const char *path, char **dir, char **base);

@@ -38,7 +38,7 @@ struct pidlock {
 	int wfd;           /* the record's writer, -1: write through fd */
 	int dirfd;         /* the directory, while held */
 	int user_fd;       /* pidlock_new_fd(): the caller's descriptor */
-	struct pidlock__spare spare; /* a waiter's inode, ready to publish */
+	struct pidlock__inode spare; /* a waiter's inode, ready to publish */
 	dev_t dev;
 	ino_t ino;
 	mode_t mode;
@@ -287,35 +287,24 @@ static bool removes_on_release(const struct pidlock *lock, bool was_ours)
 /* The name does not exist: create it, complete and locked, or lose. */
 static int create_new(struct pidlock *lock, int dirfd)
 {
-	char tmp[64];
 	bool spare = lock->spare.fd >= 0;
 	struct pidlock__record_spec spec;
 	struct pidlock__make make;
-	int fd, r, lockfd;
+	struct pidlock__inode made;
+	int r;
 
 	lock->keep = !removes_on_release(lock, true);
 	spec = record_spec(lock);
 	make = (struct pidlock__make){ lock->mode, &lock->how,
 				       wants_record(lock) ? &spec : NULL };
-	fd = spare ? pidlock__spare_use(&lock->spare, &spec, tmp, &lockfd)
-		   : pidlock__create_locked(dirfd, &make, tmp, sizeof(tmp),
-					    &lockfd);
-	if (fd < 0)
-		return fd;
-	r = pidlock__publish(fd, dirfd, tmp, lock->base);
-	if (r < 0) {
-		if (tmp[0])
-			unlinkat(dirfd, tmp, 0);
-		if (lockfd >= 0)
-			close(lockfd);
-		close(fd);
-		return r == -EEXIST ? RETRY : r;
-	}
-	hold_pair(lock, lockfd, fd);
+	r = pidlock__create_named(dirfd, lock->base, &make, &lock->spare, &made);
+	if (r != 0)
+		return r == 1 ? RETRY : r; /* 1: another creator won the name */
+	hold_pair(lock, made.lockfd, made.fd);
 	lock->has_record = wants_record(lock);
 	lock->file_len = SIZE_MAX; /* unknown: an update cuts the tail */
 	if (spare) /* its identity was read before the wait, off this path */
-		hold_inode(lock, lock->fd, lock->spare.dev, lock->spare.ino);
+		hold_inode(lock, lock->fd, made.dev, made.ino);
 	else
 		hold(lock, lock->fd);
 	return 0;
