@@ -26,7 +26,7 @@
 
 struct opts {
 	bool dry_run, verbose, quiet, json, recursive;
-	struct clean_policy policy; /* decide()'s arg */
+	struct clean_policy policy; /* clean_decide()'s arg */
 };
 
 /* What happened to one file; the report is sorted by path at the end. */
