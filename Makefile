@@ -152,6 +152,11 @@ $(B)/cmd/job.o $(B)/cmd/lockrun.o: cmd/job.h
 $(B)/cmd/format.o $(B)/cmd/lockrun.o $(B)/cmd/lockstat.o: cmd/format.h
 $(B)/cmd/fdpath.o $(B)/cmd/lockstat.o: cmd/fdpath.h
 
+# lockclean's removal policy lives in a file of its own: test-matrix
+# judges the hostile catalogue with it.
+$(B)/lockclean: $(B)/cmd/policy.o
+$(B)/cmd/policy.o $(B)/cmd/lockclean.o: cmd/policy.h
+
 # Invoked as flock, lockrun is flock(1).
 $(B)/flock: $(B)/lockrun
 	ln -sf lockrun $@
@@ -193,6 +198,10 @@ $(B)/test/unit/%.o: tests/unit/%.c tests/common.h lib/pidlock.h lib/internal.h $
 $(B)/test/test-%: $(B)/test/unit/test-%.o $(TEST_COMMON) $(TEST_LIB_A)
 	$(CC) $(TEST_CFLAGS) -o $@ $^ $(WRAP_FLAGS) $(LDFLAGS) \
 	    $(CMOCKA_LIBS) $(BSD_LIBS) -lpthread
+
+# The catalogue test judges with lockclean's own policy (see above).
+$(B)/test/test-matrix: $(B)/cmd/policy.o
+$(B)/test/unit/test-matrix.o: cmd/policy.h
 
 # --- fragments ------------------------------------------------------------
 # Each mk/*.mk adds one area (install, dist, bench, fuzz, torture, ...).

@@ -3,8 +3,10 @@
  * lockclean - remove stale lock files and pidfiles, and nothing else.
  *
  * The mechanics (lock, judge under the lock, re-verify, unlink relative
- * to the directory) are pidlock_clean_at()'s; this file is the policy:
- * which stale files the operator asked to remove, and the report.
+ * to the directory) are pidlock_clean_at()'s, and a dry run's judgement
+ * is the same function's judge-only twin, pidlock_clean_judgeat(); the
+ * policy (which removable files the operator asked to remove) is
+ * policy.c's; this file parses the options, walks and reports.
  */
 #include <dirent.h>
 #include <err.h>
@@ -20,14 +22,11 @@
 
 #include "common.h"
 #include "output.h"
-
-#define MAX_DEAD_HOSTS 16
+#include "policy.h"
 
 struct opts {
-	bool dry_run, verbose, quiet, json, recursive, pidfiles;
-	int64_t older_than_ms, corrupt_older_than_ms;
-	const char *dead_hosts[MAX_DEAD_HOSTS];
-	size_t ndead;
+	bool dry_run, verbose, quiet, json, recursive;
+	struct clean_policy policy; /* clean_decide()'s arg */
 };
 
 /* What happened to one file; the report is sorted by path at the end. */
@@ -97,72 +96,24 @@ static void parse_args(int argc, char **argv)
 		case 'q': opt.quiet = true; break;
 		case 'J': opt.json = true; break;
 		case 'r': opt.recursive = true; break;
-		case OPT_OLDER: opt.older_than_ms = duration_or_die(optarg, "age"); break;
-		case OPT_PIDFILES: opt.pidfiles = true; break;
+		case OPT_OLDER:
+			opt.policy.older_than_ms = duration_or_die(optarg, "age");
+			break;
+		case OPT_PIDFILES: opt.policy.pidfiles = true; break;
 		case OPT_CORRUPT:
-			opt.corrupt_older_than_ms = duration_or_die(optarg, "age");
+			opt.policy.corrupt_older_than_ms =
+				duration_or_die(optarg, "age");
 			break;
 		case OPT_HOST_DEAD:
-			if (opt.ndead == MAX_DEAD_HOSTS)
+			if (opt.policy.ndead == CLEAN_DEAD_HOSTS_MAX)
 				errx(EX_USAGE, "too many --host-dead options");
-			opt.dead_hosts[opt.ndead++] = optarg;
+			opt.policy.dead_hosts[opt.policy.ndead++] = optarg;
 			break;
 		case 'h': usage(); exit(EX_OK);
 		case 'V': print_version(); exit(EX_OK);
 		default: try_help();
 		}
 	}
-}
-
-/* --- the policy --------------------------------------------------------- */
-
-/* The file's age, never overestimated (mtime has whole seconds here). */
-static int64_t age_ms(const struct pidlock_info *info)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	return ((int64_t)now.tv_sec - info->mtime - 1) * 1000 +
-	       now.tv_nsec / 1000000;
-}
-
-static bool host_declared_dead(const char *host)
-{
-	for (size_t i = 0; i < opt.ndead; i++)
-		if (strcmp(opt.dead_hosts[i], host) == 0)
-			return true;
-	return false;
-}
-
-/* Says whether to remove; when not, puts the reason into info. */
-static int decide(const struct pidlock_info *cinfo, void *arg)
-{
-	struct pidlock_info *info = (struct pidlock_info *)cinfo;
-	const char *why = NULL;
-	(void)arg;
-
-	if (opt.older_than_ms && age_ms(info) < opt.older_than_ms)
-		why = "younger than --older-than";
-	else if (info->state == PIDLOCK_STATE_STALE ||
-		 info->state == PIDLOCK_STATE_REUSED) {
-		if (info->type == PIDLOCK_TYPE_PLAIN && !opt.pidfiles)
-			why = "plain pidfile (use --pidfiles)";
-	} else if (info->state == PIDLOCK_STATE_REMOTE) {
-		if (!host_declared_dead(info->record.host))
-			why = "record of another host (use --host-dead)";
-	} else if (info->state == PIDLOCK_STATE_CORRUPT) {
-		if (!opt.corrupt_older_than_ms ||
-		    age_ms(info) < opt.corrupt_older_than_ms)
-			why = "unreadable (use --corrupt-older-than)";
-	} else {
-		why = "";
-	}
-	if (why && *why) {
-		char reason[2 * sizeof(info->reason)];
-		snprintf(reason, sizeof(reason), "%s: %s", info->reason, why);
-		strlcpy(info->reason, reason, sizeof(info->reason));
-	}
-	return why == NULL;
 }
 
 /* --- the report --------------------------------------------------------- */
@@ -287,9 +238,10 @@ static void print_report(void)
 /* --- walking ------------------------------------------------------------ */
 
 /*
- * A dry run judges by inspection, which needs the kernel's locks: read
- * /proc/locks once per run, not once per file (quadratic over a directory
- * of live locks, and every read stalls all lockers on the machine).
+ * A dry run judges by inspection (pidlock_clean_judgeat()), which needs
+ * the kernel's locks: read /proc/locks once per run, not once per file
+ * (quadratic over a directory of live locks, and every read stalls all
+ * lockers on the machine).
  */
 static struct pidlock_snapshot *snapshot;
 
@@ -327,30 +279,20 @@ static void clean_one(int dirfd, const char *dir, const char *name)
 	struct pidlock_info info;
 	int r;
 
-	if (opt.dry_run) {
-		r = pidlock_inspectat(dirfd, name, dry_snapshot(), &info);
-		if (r == 0 && pidlock_is_temp_name(name) && info.nholders == 0 &&
-		    info.state != PIDLOCK_STATE_UNSAFE) {
-			info.state = PIDLOCK_STATE_STALE;
-			strlcpy(info.reason, "leftover of an interrupted creation",
-				sizeof(info.reason));
-		}
-		if (r == 0 && (info.state == PIDLOCK_STATE_STALE ||
-			       info.state == PIDLOCK_STATE_REUSED ||
-			       info.state == PIDLOCK_STATE_REMOTE ||
-			       info.state == PIDLOCK_STATE_CORRUPT) &&
-		    !(info.has_record && info.record.keep) &&
-		    (info.type != PIDLOCK_TYPE_FLOCK || pidlock_is_temp_name(name)) &&
-		    decide(&info, NULL))
-			r = 1;
-		/* As a real run would: what cannot be judged has failed. */
-		if (r == 0 && info.state == PIDLOCK_STATE_UNKNOWN) {
-			report_failed(path, &info);
-			free(path);
-			return;
-		}
-	} else {
-		r = pidlock_clean_at(dirfd, name, decide, NULL, &info);
+	opt.policy.why = NULL;
+	if (opt.dry_run)
+		r = pidlock_clean_judgeat(dirfd, name, dry_snapshot(),
+					  clean_decide, &opt.policy, &info);
+	else
+		r = pidlock_clean_at(dirfd, name, clean_decide, &opt.policy,
+				     &info);
+	if (r == 0)
+		clean_explain(&opt.policy, &info);
+	/* What a dry run cannot judge (no /proc/locks) has failed. */
+	if (r == 0 && info.state == PIDLOCK_STATE_UNKNOWN) {
+		report_failed(path, &info);
+		free(path);
+		return;
 	}
 	if (r == 1) {
 		results.removed++;

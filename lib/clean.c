@@ -7,6 +7,7 @@
  * it takes the lock without waiting (busy means live), judges the content
  * under the lock, re-checks that the name still carries that inode, and
  * unlinks relative to the directory descriptor while still holding it.
+ * A judge-only run (a dry run) takes no lock but applies the same rules.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -67,52 +68,17 @@ static void judge_temp(const char *name, struct pidlock_info *info)
 }
 
 static int judge_under_lock(int fd, const struct stat *st, const char *name,
-			    struct pidlock_info *info, bool *kept_file)
+			    struct pidlock_info *info)
 {
-	bool temp = pidlock_is_temp_name(name);
-	char buf[PIDLOCK_RECORD_MAX + 1];
-	enum pidlock__content kind;
-	struct pidlock_record rec;
-	const char *why;
-	pid_t plain = 0;
-	ssize_t n;
+	struct pidlock__file_content c;
+	int r = pidlock__content_read(fd, false, &c);
 
-	do
-		n = pread(fd, buf, sizeof(buf), 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	kind = pidlock__classify(buf, (size_t)n, &rec, &plain, &why);
-	if (kind == CONTENT_RECORD) {
-		info->record = rec;
-		info->has_record = 1;
-	}
-	if (why) {
-		info->state = PIDLOCK_STATE_CORRUPT;
-		snprintf(info->reason, sizeof(info->reason), "%s", why);
-	}
-	pidlock__judge_unlocked(kind, &rec, plain, st, info);
-	if (temp)
+	if (r < 0)
+		return r;
+	pidlock__content_judge(&c, st, info);
+	if (pidlock_is_temp_name(name))
 		judge_temp(name, info);
-	*kept_file = !temp && (kind == CONTENT_EMPTY || kind == CONTENT_OTHER ||
-			       (kind == CONTENT_RECORD && rec.keep));
 	return 0;
-}
-
-static int open_checked(int dirfd, const char *name, const struct stat *st)
-{
-	struct stat opened;
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-					   O_NOCTTY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &opened) < 0 || opened.st_dev != st->st_dev ||
-	    opened.st_ino != st->st_ino) {
-		close(fd);
-		return -ESTALE;
-	}
-	return fd;
 }
 
 /* Still ours, still linked once, still at the name: then unlink it. */
@@ -136,6 +102,36 @@ static int default_decide(const struct pidlock_info *info, void *arg)
 	       info->state == PIDLOCK_STATE_REUSED;
 }
 
+/* No PID (empty, or another program's content) or a record with keep=1:
+ * the file is kept for good (its content says so, or flock(1) uses it). */
+static bool kept_file(const char *name, const struct pidlock_info *info)
+{
+	return !pidlock_is_temp_name(name) &&
+	       (info->type == PIDLOCK_TYPE_FLOCK ||
+		(info->has_record && info->record.keep));
+}
+
+/*
+ * The removal rules, after the judgement: the same for a real run and a
+ * judge-only one, so that the two cannot disagree.  place is what
+ * pidlock__check_place() said without a record (0 when the judgement
+ * already weighed the record).  1: remove; 0: keep, info->reason says why.
+ */
+static int removal_verdict(const struct stat *dir, const struct stat *st,
+			   int place, const char *name,
+			   int (*decide)(const struct pidlock_info *, void *),
+			   void *arg, struct pidlock_info *info)
+{
+	/* An owner outside root and us is trusted only for its own record. */
+	if (place == -PIDLOCK_EOWNER &&
+	    pidlock__check_place(dir, st, info->has_record ? &info->record : NULL,
+				 info) < 0)
+		return keep(info, NULL);
+	if (kept_file(name, info))
+		return keep(info, "kept lock file (no PID or keep=1); left in place");
+	return (decide ? decide : default_decide)(info, arg) ? 1 : 0;
+}
+
 PIDLOCK_PUBLIC
 int pidlock_clean_at(int dirfd, const char *name,
 		     int (*decide)(const struct pidlock_info *info, void *arg),
@@ -143,7 +139,6 @@ int pidlock_clean_at(int dirfd, const char *name,
 {
 	struct pidlock__how how = { false, false, 0, 0 };
 	struct stat st, dir;
-	bool kept_file = false;
 	int fd, r, place;
 
 	if (!name || !info)
@@ -157,7 +152,7 @@ int pidlock_clean_at(int dirfd, const char *name,
 	place = pidlock__check_place(&dir, &st, NULL, info);
 	if (place < 0 && place != -PIDLOCK_EOWNER)
 		return keep(info, NULL);
-	fd = open_checked(dirfd, name, &st);
+	fd = pidlock__open_same(dirfd, name, O_RDONLY, &st);
 	if (fd < 0)
 		return fd;
 	r = pidlock__lock_try(fd, &how);
@@ -171,18 +166,46 @@ int pidlock_clean_at(int dirfd, const char *name,
 		info->state = PIDLOCK_STATE_LIVE;
 		return keep(info, "locked");
 	}
-	r = judge_under_lock(fd, &st, name, info, &kept_file);
-	/* An owner outside root and us is trusted only for its own record. */
-	if (r == 0 && place == -PIDLOCK_EOWNER &&
-	    pidlock__check_place(&dir, &st, info->has_record ? &info->record : NULL,
-				 info) < 0)
-		r = keep(info, NULL);
-	else if (r == 0 && kept_file)
-		r = keep(info, "kept lock file (no PID or keep=1); left in place");
-	else if (r == 0 && !(decide ? decide : default_decide)(info, arg))
-		r = 0;
-	else if (r == 0)
+	r = judge_under_lock(fd, &st, name, info);
+	if (r == 0)
+		r = removal_verdict(&dir, &st, place, name, decide, arg, info);
+	if (r == 1)
 		r = unlink_locked(dirfd, name, fd);
 	close(fd);
 	return r;
+}
+
+/*
+ * pidlock_clean_at() without the lock and without the unlink: the file is
+ * judged by inspection (the kernel's lock table says whether it is held),
+ * then by the very same rules.  A file inspection cannot judge
+ * (PIDLOCK_STATE_UNKNOWN, or UNSAFE) is kept.
+ */
+PIDLOCK_PUBLIC
+int pidlock_clean_judgeat(int dirfd, const char *name,
+			  const struct pidlock_snapshot *snap,
+			  int (*decide)(const struct pidlock_info *info, void *arg),
+			  void *arg, struct pidlock_info *info)
+{
+	int r;
+
+	if (!name || !info)
+		return -EINVAL;
+	r = pidlock_inspectat(dirfd, name, snap, info);
+	if (r < 0)
+		return r;
+	switch (info->state) {
+	case PIDLOCK_STATE_NONE:
+		return -ENOENT;
+	case PIDLOCK_STATE_UNSAFE:
+	case PIDLOCK_STATE_UNKNOWN:
+	case PIDLOCK_STATE_LIVE: /* held: a real run's lock would be busy */
+	case PIDLOCK_STATE_LIVE_INHERITED:
+		return keep(info, NULL);
+	default:
+		break;
+	}
+	if (pidlock_is_temp_name(name))
+		judge_temp(name, info);
+	return removal_verdict(NULL, NULL, 0, name, decide, arg, info);
 }

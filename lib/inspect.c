@@ -22,8 +22,6 @@
 
 /* /proc/locks is the kernel's; still, do not let it eat all memory. */
 #define LOCKS_MAX_BYTES (256u << 20)
-/* A torn record (a holder rewriting it) is read again this many times. */
-#define READ_TRIES 5
 
 struct entry {
 	dev_t dev;
@@ -554,26 +552,6 @@ static bool held(const struct pidlock_info *info)
 	return false;
 }
 
-/* Reads the content, again while it looks torn by a concurrent rewrite. */
-static int read_settled(int fd, struct pidlock_record *rec, pid_t *plain_pid,
-			const char **why, enum pidlock__content *kind)
-{
-	char buf[PIDLOCK_RECORD_MAX + 1];
-	ssize_t n = 0;
-
-	for (int i = 0; i < READ_TRIES; i++) {
-		n = pread(fd, buf, sizeof(buf), 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		*kind = pidlock__classify(buf, (size_t)n, rec, plain_pid, why);
-		if (*kind != CONTENT_RECORD_CORRUPT)
-			break;
-	}
-	return 0;
-}
-
 static void set_unknown(struct pidlock_info *info, int err)
 {
 	info->state = PIDLOCK_STATE_UNKNOWN;
@@ -583,18 +561,10 @@ static void set_unknown(struct pidlock_info *info, int err)
 static int inspect_open(int dirfd, const char *name, const struct stat *st,
 			struct pidlock_info *info)
 {
-	struct stat opened;
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-					   O_NOCTTY | O_CLOEXEC);
+	int fd = pidlock__open_same(dirfd, name, O_RDONLY, st);
 
 	if (fd < 0) {
-		set_unknown(info, -errno);
-		return -1;
-	}
-	if (fstat(fd, &opened) < 0 || opened.st_dev != st->st_dev ||
-	    opened.st_ino != st->st_ino) {
-		close(fd);
-		set_unknown(info, -ESTALE);
+		set_unknown(info, fd);
 		return -1;
 	}
 	return fd;
@@ -604,34 +574,23 @@ static void judge_content(int fd, const struct stat *st, int place_err,
 			  struct pidlock_info *info,
 			  const struct stat *dir)
 {
-	enum pidlock__content kind = CONTENT_EMPTY;
-	struct pidlock_record rec;
-	const char *why = NULL;
-	pid_t plain = 0;
-	int r = read_settled(fd, &rec, &plain, &why, &kind);
+	struct pidlock__file_content c;
+	int r = pidlock__content_read(fd, true, &c);
 
 	if (r < 0) {
 		set_unknown(info, r);
 		return;
 	}
-	if (kind == CONTENT_RECORD) {
-		info->record = rec;
-		info->has_record = 1;
-		if (place_err == -PIDLOCK_EOWNER)
-			place_err = pidlock__check_place(dir, st, &rec, info);
+	if (c.kind == CONTENT_RECORD && place_err == -PIDLOCK_EOWNER)
+		place_err = pidlock__check_place(dir, st, &c.rec, info);
+	if (place_err < 0) {
+		/* UNSAFE, with its reason; the record is still shown */
+		pidlock__content_record(&c, info);
+		return;
 	}
-	if (place_err < 0)
-		return; /* UNSAFE, with its reason; the record is still shown */
-	if (why) {
-		info->state = PIDLOCK_STATE_CORRUPT;
-		snprintf(info->reason, sizeof(info->reason), "%s", why);
-	}
-	if (held(info)) {
-		pidlock__judge_unlocked(kind, &rec, plain, st, info);
+	pidlock__content_judge(&c, st, info);
+	if (held(info))
 		pidlock__judge_locked(info);
-	} else {
-		pidlock__judge_unlocked(kind, &rec, plain, st, info);
-	}
 }
 
 /*

@@ -50,9 +50,21 @@ struct pidlock__self {
 	uint64_t start_time; /* this process's start, ticks after boot */
 };
 
+/* What our record says beyond the facts of this process and machine. */
+struct pidlock__record_spec {
+	pid_t pid;           /* the process line 1 names, 0: ourselves */
+	const char *comm;    /* "": that process's own name */
+	const char *message;
+	bool keep;           /* keep=1: release empties the file */
+};
+
 /* record.c */
+uint32_t pidlock__fnv1a(const char *buf, size_t len);
 int pidlock__record_format(const struct pidlock_record *rec, char *buf,
 			   size_t size);
+int pidlock__record_build(const struct pidlock__record_spec *spec,
+			  struct pidlock_record *rec);
+int pidlock__record_write(int fd, const struct pidlock__record_spec *spec);
 enum pidlock__content pidlock__classify(const char *buf, size_t len,
 					struct pidlock_record *rec,
 					pid_t *plain_pid, const char **why);
@@ -69,7 +81,22 @@ int pidlock__read_file(int dirfd, const char *path, char *buf, size_t size,
 		       size_t *len);
 bool pidlock__pid_valid(pid_t pid);
 
+/* A lock file's bytes as read: what they are, and what they say. */
+struct pidlock__file_content {
+	size_t len;       /* bytes read, SIZE_MAX: more than a record */
+	enum pidlock__content kind;
+	struct pidlock_record rec; /* CONTENT_RECORD */
+	pid_t plain_pid;           /* CONTENT_PIDFILE */
+	const char *why;           /* the bad kinds: what is wrong */
+};
+
 /* judge.c */
+int pidlock__content_read(int fd, bool unlocked,
+			  struct pidlock__file_content *c);
+void pidlock__content_record(const struct pidlock__file_content *c,
+			     struct pidlock_info *info);
+void pidlock__content_judge(const struct pidlock__file_content *c,
+			    const struct stat *st, struct pidlock_info *info);
 void pidlock__judge_unlocked(enum pidlock__content content,
 			     const struct pidlock_record *rec, pid_t plain_pid,
 			     const struct stat *st, struct pidlock_info *info);
@@ -80,7 +107,6 @@ int pidlock__check_type(const struct stat *st, struct pidlock_info *info);
 int pidlock__check_place(const struct stat *dir, const struct stat *st,
 			 const struct pidlock_record *rec,
 			 struct pidlock_info *info);
-uint32_t pidlock__fnv1a(const char *buf, size_t len);
 bool pidlock__is_netfs(int fd);
 bool pidlock__record_pid_alive(const struct pidlock_record *rec);
 bool pidlock__dir_is_netfs(int dirfd, const struct stat *dir, dev_t file_dev);
@@ -93,6 +119,7 @@ struct pidlock__how {
 };
 
 /* wait.c */
+struct timespec pidlock__deadline_after(int timeout_ms);
 int pidlock__lock_try(int fd, const struct pidlock__how *how);
 int pidlock__lock_wait(int fd, const struct pidlock__how *how,
 		       const struct timespec *deadline);
@@ -111,8 +138,41 @@ void pidlock__judge_held(struct pidlock_info *info);
 int pidlock__kernel_holders(const struct pidlock_snapshot *snap, dev_t dev,
 			    ino_t ino, struct pidlock_info *info);
 
+/* An inode created locked (create.c): a waiter's spare, unnamed and
+ * ready to publish, or a new lock file.  fds -1: none. */
+struct pidlock__inode {
+	int fd;          /* writable */
+	int lockfd;      /* its locked read-only descriptor, -1: through fd */
+	dev_t dev;       /* and its identity (a spare's: known before the wait) */
+	ino_t ino;
+};
+
+/* What a new lock file is made with; record NULL: no record. */
+struct pidlock__make {
+	mode_t mode;
+	const struct pidlock__how *how;
+	const struct pidlock__record_spec *record;
+};
+
+/* create.c */
+int pidlock__create_locked(int dirfd, const struct pidlock__make *make,
+			   char *tmp, size_t tmpsize, int *lockfd);
+int pidlock__create_named(int dirfd, const char *name,
+			  const struct pidlock__make *make,
+			  struct pidlock__inode *spare, struct pidlock__inode *made);
+void pidlock__spare_ready(int dirfd, mode_t mode, const struct pidlock__how *how,
+			  struct pidlock__inode *spare);
+void pidlock__spare_drop(struct pidlock__inode *spare);
+
 /* path.c */
 int pidlock__split_path(const char *path, char **dir, char **base);
 int pidlock__open_dir(const char *dir, int *dirfd, struct stat *st);
+bool pidlock__same_inode(const struct stat *a, const struct stat *b);
+int pidlock__open_same(int dirfd, const char *name, int flags,
+		       const struct stat *st);
+int pidlock__open_locking(int dirfd, const char *base, const struct stat *st,
+			  bool ofd_write);
+int pidlock__open_writer(int dirfd, const char *base, const struct stat *st,
+			 size_t len, int *wfd);
 
 #endif

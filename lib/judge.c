@@ -6,7 +6,9 @@
  * stale whatever its PID says, and the PID only explains why.  A plain
  * pidfile has no lock to ask, so it is stale only on proof of death.
  */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/statfs.h>
@@ -198,6 +200,64 @@ void pidlock__judge_unlocked(enum pidlock__content content,
 			set_state(info, PIDLOCK_STATE_CORRUPT, "unreadable");
 		break;
 	}
+}
+
+/*
+ * The torn-record policy.  A holder rewrites its record in place (new
+ * bytes first, then the tail cut), so a reader that does not hold the lock
+ * may catch it half-written: a bad sum or trailing bytes.  Such a reader
+ * reads again, up to READ_TRIES times, before it calls the record corrupt.
+ * Under the lock nobody writes, so there one read is the truth (and an
+ * acquirer's first look, before it locks, reads again once it holds it).
+ */
+#define READ_TRIES 5
+
+int pidlock__content_read(int fd, bool unlocked,
+			  struct pidlock__file_content *c)
+{
+	char buf[PIDLOCK_RECORD_MAX + 1];
+	int tries = unlocked ? READ_TRIES : 1;
+	ssize_t n;
+
+	for (int i = 0; i < tries; i++) {
+		do
+			n = pread(fd, buf, sizeof(buf), 0);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return -errno;
+		/* More than a record's worth: the tail must be cut, whatever
+		 * it is. */
+		c->len = (size_t)n < sizeof(buf) ? (size_t)n : SIZE_MAX;
+		c->kind = pidlock__classify(buf, (size_t)n, &c->rec,
+					    &c->plain_pid, &c->why);
+		if (c->kind != CONTENT_RECORD_CORRUPT)
+			break;
+	}
+	return 0;
+}
+
+/* What the file says of its holder, shown whatever the verdict. */
+void pidlock__content_record(const struct pidlock__file_content *c,
+			     struct pidlock_info *info)
+{
+	if (c->kind == CONTENT_RECORD) {
+		info->record = c->rec;
+		info->has_record = 1;
+	}
+}
+
+/*
+ * Judges a file from its content, as if nobody held its lock: the one
+ * judgement of acquirers, inspection and cleaners (who then add what the
+ * lock says, pidlock__judge_locked()).
+ */
+void pidlock__content_judge(const struct pidlock__file_content *c,
+			    const struct stat *st, struct pidlock_info *info)
+{
+	pidlock__content_record(c, info);
+	if (c->why)
+		set_state(info, PIDLOCK_STATE_CORRUPT, "%s", c->why);
+	pidlock__judge_unlocked(c->kind, &c->rec, c->plain_pid, st, info);
 }
 
 /* Is the recorded process still the one that took the lock? */

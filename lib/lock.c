@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -39,10 +38,7 @@ struct pidlock {
 	int wfd;           /* the record's writer, -1: write through fd */
 	int dirfd;         /* the directory, while held */
 	int user_fd;       /* pidlock_new_fd(): the caller's descriptor */
-	int spare_fd;      /* a waiter's unnamed inode, ready to publish */
-	int spare_lockfd;  /* and its locked read-only descriptor */
-	dev_t spare_dev;   /* and its identity, known before the wait */
-	ino_t spare_ino;
+	struct pidlock__inode spare; /* a waiter's inode, ready to publish */
 	dev_t dev;
 	ino_t ino;
 	mode_t mode;
@@ -67,8 +63,8 @@ static int handle_alloc(struct pidlock **lockp)
 
 	if (!lock)
 		return -ENOMEM;
-	lock->fd = lock->wfd = lock->dirfd = lock->user_fd = lock->spare_fd = -1;
-	lock->spare_lockfd = -1;
+	lock->fd = lock->wfd = lock->dirfd = lock->user_fd = -1;
+	lock->spare.fd = lock->spare.lockfd = -1;
 	lock->mode = 0644;
 	pidlock__info_reset(&lock->holder);
 	*lockp = lock;
@@ -202,84 +198,13 @@ const struct pidlock_info *pidlock_holder(const struct pidlock *lock)
 
 /* --- the record --------------------------------------------------------- */
 
-static int build_record(const struct pidlock *lock, struct pidlock_record *rec)
+/* What our record says, as this handle asks (record.c writes it). */
+static struct pidlock__record_spec record_spec(const struct pidlock *lock)
 {
-	struct pidlock__self self;
-	char comm[256] = "";
-	pid_t pid;
-	int r;
-
-	memset(rec, 0, sizeof(*rec));
-	r = pidlock__self_info(&self);
-	if (r < 0)
-		return r;
-	pid = lock->record_pid ? lock->record_pid : self.pid;
-	rec->pid = pid;
-	rec->holder = self.pid;
-	rec->version = 1;
-	strlcpy(rec->boot_id, self.boot_id, sizeof(rec->boot_id));
-	strlcpy(rec->host, self.host, sizeof(rec->host));
-	if (pid == self.pid) { /* the common case: facts read once per process */
-		rec->start_time = self.start_time;
-		rec->pidns = self.pidns;
-		rec->uid = geteuid();
-	} else if ((r = pidlock__proc_identity(pid, &rec->start_time, &rec->pidns,
-					       &rec->uid, comm, sizeof(comm))) < 0) {
-		return r;
-	}
-	rec->time = time(NULL);
-	if (lock->comm[0])
-		strlcpy(rec->comm, lock->comm, sizeof(rec->comm));
-	else if (pid == self.pid)
-		strlcpy(rec->comm, getprogname(), sizeof(rec->comm));
-	else
-		strlcpy(rec->comm, comm, sizeof(rec->comm));
-	for (char *c = rec->comm; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	if (!rec->comm[0])
-		strlcpy(rec->comm, "?", sizeof(rec->comm));
-	strlcpy(rec->message, lock->message, sizeof(rec->message));
-	rec->keep = lock->keep;
-	return 0;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t n = pwrite(fd, buf + off, len - off, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ENOSPC;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Rewrites the record in place: new bytes first, then the tail cut.  A
- * reader in between sees a bad sum or trailing bytes and reads again.
- */
-/* Writes a fresh record at offset 0 of fd; returns its length. */
-static int write_record(struct pidlock *lock, int fd)
-{
-	char buf[PIDLOCK_RECORD_MAX + 1];
-	struct pidlock_record rec;
-	int len, r;
-
-	r = build_record(lock, &rec);
-	if (r < 0)
-		return r;
-	len = pidlock__record_format(&rec, buf, sizeof(buf));
-	if (len < 0)
-		return len;
-	r = write_all(fd, buf, (size_t)len);
-	return r < 0 ? r : len;
+	return (struct pidlock__record_spec){
+		.pid = lock->record_pid, .comm = lock->comm,
+		.message = lock->message, .keep = lock->keep,
+	};
 }
 
 /*
@@ -295,20 +220,16 @@ static int writer(const struct pidlock *lock)
 	return lock->wfd >= 0 ? lock->wfd : lock->fd;
 }
 
-/* A read-only descriptor of the inode fd is open on (-1 without /proc). */
-static int reopen_readonly(int fd)
-{
-	char proc[32];
-
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	return open(proc, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-}
-
-/* Over an empty file (the usual case: a release emptied it) or a longer
- * record, with the tail cut only when there is one. */
+/*
+ * Rewrites the record in place: new bytes first, then the tail cut.  A
+ * reader in between sees a bad sum or trailing bytes and reads again
+ * (judge.c).  Over an empty file (the usual case: a release emptied it) or
+ * a longer record, with the tail cut only when there is one.
+ */
 static int write_record_in_place(struct pidlock *lock)
 {
-	int len = write_record(lock, writer(lock));
+	struct pidlock__record_spec spec = record_spec(lock);
+	int len = pidlock__record_write(writer(lock), &spec);
 
 	if (len < 0)
 		return len;
@@ -319,153 +240,7 @@ static int write_record_in_place(struct pidlock *lock)
 	return 0;
 }
 
-/* --- creating an inode that appears complete and locked ----------------- */
-
-static int random_name(char *buf, size_t size)
-{
-	uint64_t rnd;
-
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)clock();
-	/* The creator's PID in the name lets a cleaner prove a leftover
-	 * abandoned (clean.c) before it removes it. */
-	snprintf(buf, size, PIDLOCK_TMP_PREFIX "%d.%016llx", (int)getpid(),
-		 (unsigned long long)rnd);
-	return 0;
-}
-
-/*
- * Fills a freshly created, unpublished inode: mode, lock, content.  With a
- * record, the lock is taken through a read-only descriptor, *lockfd (-1:
- * through fd itself, where there is no /proc to reopen it).
- */
-static int prepare_fd(struct pidlock *lock, int fd, bool with_record,
-		      int *lockfd)
-{
-	int r;
-
-	*lockfd = -1;
-	if (fchmod(fd, lock->mode) < 0)
-		return -errno;
-	if (with_record)
-		*lockfd = reopen_readonly(fd);
-	r = pidlock__lock_try(*lockfd >= 0 ? *lockfd : fd, &lock->how);
-	if (r == 0 && with_record && (r = write_record(lock, fd)) > 0)
-		r = 0;
-	if (r < 0 && *lockfd >= 0) {
-		close(*lockfd);
-		*lockfd = -1;
-	}
-	return r;
-}
-
-/*
- * A named temporary file in the lock's directory, published later by
- * renameat2(RENAME_NOREPLACE): the holder's descriptor then names the real
- * path in /proc/PID/fd and lslocks(8).  (An O_TMPFILE inode published by
- * linkat keeps the name "/dir/#12345 (deleted)" for good; it is used only
- * for a waiter's spare inode, see ready_spare().)  A creation happens once
- * in a lock file's life, so the extra name costs little; its leftover after
- * a crash is what lockclean removes.  *tmp is the name.
- */
-static int create_inode(struct pidlock *lock, int dirfd, char *tmp,
-			size_t tmpsize)
-{
-	int fd;
-
-	tmp[0] = '\0';
-	for (int i = 0; i < 16; i++) {
-		random_name(tmp, tmpsize);
-		fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW |
-					       O_CLOEXEC, 0600);
-		if (fd >= 0 || errno != EEXIST)
-			return fd < 0 ? -errno : fd;
-	}
-	(void)lock;
-	return -EEXIST;
-}
-
-/*
- * A named temporary file exists unlocked between its openat and its flock:
- * a cleaner may lock it first (our flock then says busy) and remove it as
- * a leftover.  So once locked, the name must still carry it; if not, the
- * creation starts again with a new name rather than fail.
- */
-static int temp_lost(int dirfd, const char *tmp, int fd, int r)
-{
-	struct stat mine, named;
-
-	if (!tmp[0])
-		return false;
-	if (r == -EWOULDBLOCK)
-		return true;
-	return r == 0 && (fstat(fd, &mine) < 0 ||
-			  fstatat(dirfd, tmp, &named, AT_SYMLINK_NOFOLLOW) < 0 ||
-			  mine.st_ino != named.st_ino || mine.st_dev != named.st_dev);
-}
-
-/* Returns the writable descriptor; *lockfd as for prepare_fd(). */
-static int prepare_inode(struct pidlock *lock, int dirfd, bool with_record,
-			 char *tmp, size_t tmpsize, int *lockfd)
-{
-	for (int i = 0; i < 16; i++) {
-		int fd = create_inode(lock, dirfd, tmp, tmpsize);
-		int r;
-
-		if (fd < 0)
-			return fd;
-		r = prepare_fd(lock, fd, with_record, lockfd);
-		if (temp_lost(dirfd, tmp, *lockfd >= 0 ? *lockfd : fd, r)) {
-			if (*lockfd >= 0)
-				close(*lockfd);
-			*lockfd = -1;
-			close(fd); /* the cleaner's to remove, or gone already */
-			continue;
-		}
-		if (r < 0) {
-			if (tmp[0])
-				unlinkat(dirfd, tmp, 0);
-			close(fd);
-			return r;
-		}
-		return fd;
-	}
-	return -EBUSY;
-}
-
-/* Gives an unnamed inode a name; never replaces an existing one. */
-static int link_fd(int fd, int dirfd, const char *name)
-{
-	char proc[32];
-
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
-		return 0;
-	if (errno != ENOENT || access("/proc/self/fd", F_OK) == 0)
-		return -errno;
-	/* No /proc: this needs CAP_DAC_READ_SEARCH. */
-	return linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0 ? 0 : -errno;
-}
-
-/* Moves a named temporary file to name; never replaces an existing one. */
-static int rename_noreplace(int dirfd, const char *tmp, const char *name)
-{
-	if (renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -errno;
-	/* NFS and friends: link fails if name exists; then drop tmp. */
-	if (linkat(dirfd, tmp, dirfd, name, 0) < 0)
-		return -errno;
-	unlinkat(dirfd, tmp, 0);
-	return 0;
-}
-
-static int publish(int fd, int dirfd, const char *tmp, const char *name)
-{
-	return tmp[0] ? rename_noreplace(dirfd, tmp, name)
-		      : link_fd(fd, dirfd, name);
-}
+/* --- holding a created inode (create.c makes it) ------------------------ */
 
 /* Holds through lockfd, writing through fd; or through fd (lockfd -1). */
 static void hold_pair(struct pidlock *lock, int lockfd, int fd)
@@ -509,62 +284,33 @@ static bool removes_on_release(const struct pidlock *lock, bool was_ours)
 	return (lock->flags & PIDLOCK_UNLINK) && wants_record(lock) && was_ours;
 }
 
-/* The spare inode, now with a record written at the moment it is used. */
-static int use_spare(struct pidlock *lock, char *tmp, int *lockfd)
-{
-	int fd = lock->spare_fd, r;
-
-	*lockfd = lock->spare_lockfd;
-	lock->spare_fd = lock->spare_lockfd = -1;
-	tmp[0] = '\0';
-	r = write_record(lock, fd);
-	if (r < 0) {
-		if (*lockfd >= 0)
-			close(*lockfd);
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 /* The name does not exist: create it, complete and locked, or lose. */
 static int create_new(struct pidlock *lock, int dirfd)
 {
-	char tmp[64];
-	bool spare = lock->spare_fd >= 0;
-	int fd, r, lockfd;
+	bool spare = lock->spare.fd >= 0;
+	struct pidlock__record_spec spec;
+	struct pidlock__make make;
+	struct pidlock__inode made;
+	int r;
 
 	lock->keep = !removes_on_release(lock, true);
-	fd = spare ? use_spare(lock, tmp, &lockfd)
-		   : prepare_inode(lock, dirfd, wants_record(lock), tmp,
-				   sizeof(tmp), &lockfd);
-	if (fd < 0)
-		return fd;
-	r = publish(fd, dirfd, tmp, lock->base);
-	if (r < 0) {
-		if (tmp[0])
-			unlinkat(dirfd, tmp, 0);
-		if (lockfd >= 0)
-			close(lockfd);
-		close(fd);
-		return r == -EEXIST ? RETRY : r;
-	}
-	hold_pair(lock, lockfd, fd);
+	spec = record_spec(lock);
+	make = (struct pidlock__make){ lock->mode, &lock->how,
+				       wants_record(lock) ? &spec : NULL };
+	r = pidlock__create_named(dirfd, lock->base, &make, &lock->spare, &made);
+	if (r != 0)
+		return r == 1 ? RETRY : r; /* 1: another creator won the name */
+	hold_pair(lock, made.lockfd, made.fd);
 	lock->has_record = wants_record(lock);
 	lock->file_len = SIZE_MAX; /* unknown: an update cuts the tail */
 	if (spare) /* its identity was read before the wait, off this path */
-		hold_inode(lock, lock->fd, lock->spare_dev, lock->spare_ino);
+		hold_inode(lock, lock->fd, made.dev, made.ino);
 	else
 		hold(lock, lock->fd);
 	return 0;
 }
 
 /* --- contention --------------------------------------------------------- */
-
-static bool same_inode(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
-}
 
 /*
  * Does the path still name the inode we hold open?  While we hold it, its
@@ -581,33 +327,9 @@ static int verify(int dirfd, const char *base, dev_t dev, ino_t ino)
 	return named.st_dev == dev && named.st_ino == ino ? 0 : RETRY;
 }
 
-struct content {
-	size_t len;
-	enum pidlock__content kind;
-	struct pidlock_record rec;
-	pid_t plain_pid;
-	const char *why;
-};
-
-static int read_content(int fd, struct content *c)
-{
-	char buf[PIDLOCK_RECORD_MAX + 1];
-	ssize_t n;
-
-	do
-		n = pread(fd, buf, sizeof(buf), 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	/* More than a record's worth: the tail must be cut, whatever it is. */
-	c->len = (size_t)n < sizeof(buf) ? (size_t)n : SIZE_MAX;
-	c->kind = pidlock__classify(buf, (size_t)n, &c->rec, &c->plain_pid,
-				    &c->why);
-	return 0;
-}
-
 /* Describes the holder in lock->holder from what the file says. */
-static void describe(struct pidlock *lock, const struct content *c,
+static void describe(struct pidlock *lock,
+		     const struct pidlock__file_content *c,
 		     const struct stat *st, bool locked)
 {
 	struct pidlock_info *info = &lock->holder;
@@ -615,15 +337,7 @@ static void describe(struct pidlock *lock, const struct content *c,
 	pidlock__info_reset(info);
 	pidlock__info_from_stat(info, st);
 	info->netfs = lock->netfs;
-	if (c->why)
-		snprintf(info->reason, sizeof(info->reason), "%s", c->why);
-	if (c->kind == CONTENT_RECORD) {
-		info->record = c->rec;
-		info->has_record = 1;
-	}
-	if (c->kind == CONTENT_RECORD_CORRUPT || c->kind == CONTENT_PIDLIKE_BAD)
-		info->state = PIDLOCK_STATE_CORRUPT;
-	pidlock__judge_unlocked(c->kind, &c->rec, c->plain_pid, st, info);
+	pidlock__content_judge(c, st, info);
 	if (locked)
 		pidlock__judge_held(info);
 }
@@ -634,105 +348,23 @@ static void describe(struct pidlock *lock, const struct content *c,
  * holds the lock table, stalling every flock() on the machine.  A waiter
  * that will get the lock anyway must not pay that, nor make others pay.
  */
-static void describe_busy(struct pidlock *lock, int fd, struct content *c,
+static void describe_busy(struct pidlock *lock, int fd,
+			  struct pidlock__file_content *c,
 			  const struct stat *st, int err)
 {
 	if (err != -EWOULDBLOCK && err != -ETIMEDOUT && err != -EDEADLK)
 		return;
 	if (err == -ETIMEDOUT) /* the record may have changed meanwhile */
-		(void)read_content(fd, c);
+		(void)pidlock__content_read(fd, false, c);
 	describe(lock, c, st, true);
 }
 
-#define OPEN_FLAGS (O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-
-/*
- * The writer of a file we hold locked through a read-only descriptor: the
- * name, opened for writing, checked to be the same inode (under the lock
- * nobody changes it).  An empty file we may not write is locked without a
- * record (the lock needs no write access); content that must be
- * overwritten (a dead holder's record) is an error: left in place under
- * our lock it would name a dead, or someone else's, PID.
- */
-static int open_writer(int dirfd, const char *base, const struct stat *st,
-		       size_t len, int *wfd)
-{
-	struct stat opened;
-	int fd = openat(dirfd, base, O_RDWR | OPEN_FLAGS);
-
-	*wfd = -1;
-	if (fd < 0)
-		return len == 0 && (errno == EACCES || errno == EROFS ||
-				    errno == EPERM) ? 0 : -errno;
-	if (fstat(fd, &opened) < 0 || !same_inode(&opened, st)) {
-		close(fd);
-		return -PIDLOCK_ENOTOURS;
-	}
-	*wfd = fd;
-	return 0;
-}
-
-static int open_existing(int dirfd, const char *base, const struct stat *st,
-			 bool ofd_write, int *fdp)
-{
-	struct stat opened;
-	/* The lock is held through a read-only descriptor (see writer()),
-	 * except an exclusive fcntl(2) lock, which needs one open for writing
-	 * (and never comes with a record). */
-	int fd = ofd_write ? openat(dirfd, base, O_RDWR | OPEN_FLAGS) : -1;
-
-	if (fd < 0 && (!ofd_write || errno == EACCES || errno == EROFS ||
-		       errno == EPERM))
-		fd = openat(dirfd, base, O_RDONLY | OPEN_FLAGS);
-	if (fd < 0)
-		return errno == ENOENT ? RETRY : -errno;
-	if (fstat(fd, &opened) < 0 || !same_inode(&opened, st)) {
-		close(fd);
-		return RETRY; /* swapped between stat and open */
-	}
-	*fdp = fd;
-	return 0;
-}
-
-/*
- * Before a waiter sleeps, it readies the inode it will publish: unnamed
- * (O_TMPFILE), with its mode, locked, its identity known.  A holder's
- * release unlinks the file, so the woken waiter then only writes its
- * record and links the inode, instead of creating one while the lock is
- * idle.  Best effort: without O_TMPFILE the waiter creates after waking,
- * as always.
- */
+/* Before a waiter sleeps, it readies the inode it will publish (create.c):
+ * only worth it when the holder's release unlinks the file. */
 static void ready_spare(struct pidlock *lock, int dirfd)
 {
-	struct stat st;
-	int fd, lockfd = -1;
-
-	if (lock->spare_fd >= 0 || !removes_on_release(lock, true))
-		return;
-	fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	if (fchmod(fd, lock->mode) < 0 || fstat(fd, &st) < 0 ||
-	    (lockfd = reopen_readonly(fd)) < 0 ||
-	    pidlock__lock_try(lockfd, &lock->how) < 0) {
-		if (lockfd >= 0)
-			close(lockfd);
-		close(fd);
-		return;
-	}
-	lock->spare_fd = fd;
-	lock->spare_lockfd = lockfd;
-	lock->spare_dev = st.st_dev;
-	lock->spare_ino = st.st_ino;
-}
-
-static void drop_spare(struct pidlock *lock)
-{
-	if (lock->spare_fd >= 0)
-		close(lock->spare_fd);
-	if (lock->spare_lockfd >= 0)
-		close(lock->spare_lockfd);
-	lock->spare_fd = lock->spare_lockfd = -1;
+	if (lock->spare.fd < 0 && removes_on_release(lock, true))
+		pidlock__spare_ready(dirfd, lock->mode, &lock->how, &lock->spare);
 }
 
 /* Waits until the holder lets go (or the deadline passes). */
@@ -774,7 +406,7 @@ static int take_in_place(struct pidlock *lock, int dirfd, int fd,
 	lock->fd = fd;
 	lock->wfd = -1;
 	if (write_record && wants_record(lock)) {
-		r = open_writer(dirfd, lock->base, st, len, &lock->wfd);
+		r = pidlock__open_writer(dirfd, lock->base, st, len, &lock->wfd);
 		if (r == 0 && lock->wfd >= 0)
 			r = write_record_in_place(lock);
 	}
@@ -805,8 +437,8 @@ static int take_existing(struct pidlock *lock, int dirfd, int fd,
 			 const struct stat *st,
 			 const struct timespec *deadline, int timeout_ms)
 {
-	struct content c;
-	int r = read_content(fd, &c);
+	struct pidlock__file_content c;
+	int r = pidlock__content_read(fd, false, &c);
 
 	if (r < 0)
 		return r;
@@ -859,29 +491,23 @@ static int replace_foreign(struct pidlock *lock, int dirfd, int oldfd,
 			   const struct stat *old)
 {
 	char tmp[64];
-	int fd, r = 0, lockfd;
+	struct pidlock__record_spec spec;
+	struct pidlock__make make;
+	int fd, r, lockfd;
 
 	lock->keep = !removes_on_release(lock, true);
-	fd = prepare_inode(lock, dirfd, true, tmp, sizeof(tmp), &lockfd);
+	spec = record_spec(lock);
+	make = (struct pidlock__make){ lock->mode, &lock->how, &spec };
+	fd = pidlock__create_locked(dirfd, &make, tmp, sizeof(tmp), &lockfd);
 	if (fd < 0)
 		return fd;
-	for (int i = 0; !tmp[0] && i < 16; i++) {
-		random_name(tmp, sizeof(tmp));
-		r = link_fd(fd, dirfd, tmp);
-		if (r == 0)
-			break;
-		tmp[0] = '\0';
-		if (r != -EEXIST)
-			break;
-	}
-	if (!tmp[0])
-		r = r < 0 ? r : -EEXIST;
-	else if ((r = verify(dirfd, lock->base, old->st_dev, old->st_ino)) == 0 &&
-		 renameat(dirfd, tmp, dirfd, lock->base) < 0)
+	/* The new inode has its temporary name (create.c): it replaces the
+	 * old one only while the name still carries the file we locked. */
+	r = verify(dirfd, lock->base, old->st_dev, old->st_ino);
+	if (r == 0 && renameat(dirfd, tmp, dirfd, lock->base) < 0)
 		r = -errno;
 	if (r != 0) {
-		if (tmp[0])
-			unlinkat(dirfd, tmp, 0);
+		unlinkat(dirfd, tmp, 0);
 		if (lockfd >= 0)
 			close(lockfd);
 		close(fd);
@@ -900,7 +526,7 @@ static int replace_foreign(struct pidlock *lock, int dirfd, int oldfd,
 static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 		       int timeout_ms, const struct timespec *deadline)
 {
-	struct content c = { 0 };
+	struct pidlock__file_content c = { 0 };
 	struct stat st;
 	int fd = -1, r;
 	bool foreign;
@@ -914,11 +540,13 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 	foreign = r == -PIDLOCK_EOWNER && geteuid() == 0;
 	if (r < 0 && !foreign)
 		return r;
-	r = open_existing(dirfd, lock->base, &st,
-			  lock->how.ofd && !lock->how.shared, &fd);
-	if (r != 0)
-		return r;
-	(void)read_content(fd, &c);
+	fd = pidlock__open_locking(dirfd, lock->base, &st,
+				   lock->how.ofd && !lock->how.shared);
+	if (fd == -ENOENT || fd == -ESTALE)
+		return RETRY; /* gone, or swapped between stat and open */
+	if (fd < 0)
+		return fd;
+	(void)pidlock__content_read(fd, false, &c);
 	r = pidlock__lock_try(fd, &lock->how);
 	if (r < 0) {
 		if (r != -EWOULDBLOCK) {
@@ -948,20 +576,6 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 		return r;
 	}
 	return take_existing(lock, dirfd, fd, &st, deadline, timeout_ms);
-}
-
-static struct timespec deadline_after(int timeout_ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += timeout_ms / 1000;
-	t.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (t.tv_nsec >= 1000000000) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000;
-	}
-	return t;
 }
 
 static int acquire_fd(struct pidlock *lock, int timeout_ms,
@@ -1016,7 +630,7 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 	lock->handed = false;
 	lock->recovered = lock->has_record = false;
 	if (timeout_ms > 0) {
-		until = deadline_after(timeout_ms);
+		until = pidlock__deadline_after(timeout_ms);
 		deadline = &until;
 	}
 	if (lock->user_fd >= 0)
@@ -1032,7 +646,7 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 	r = RETRY;
 	for (int i = 0; i < MAX_ATTEMPTS && r == RETRY; i++)
 		r = try_acquire(lock, dirfd, &dir, timeout_ms, deadline);
-	drop_spare(lock); /* not needed after all: the file was kept */
+	pidlock__spare_drop(&lock->spare); /* not needed: the file was kept */
 	if (r != 0) {
 		close(dirfd);
 		return r == RETRY ? -EBUSY : r;
@@ -1054,7 +668,6 @@ static int take_back(struct pidlock *lock)
 {
 	struct stat st;
 
-	/* Never drop the lock to find out: look for other holders of it. */
 	if (fstat(lock->fd, &st) == 0 &&
 	    pidlock__held_by_others(st.st_dev, st.st_ino)) {
 		close(lock->fd);

@@ -64,6 +64,72 @@ int pidlock__open_dir(const char *dir, int *dirfd, struct stat *st)
 	return 0;
 }
 
+bool pidlock__same_inode(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/*
+ * Opens name in dirfd as it was seen (st): never through a symlink, never
+ * blocking on a FIFO, never taking a terminal, and only if the file opened
+ * is the inode st describes.  Returns the descriptor, -ESTALE when another
+ * file took the name between the look and the open, or -errno.
+ */
+int pidlock__open_same(int dirfd, const char *name, int flags,
+		       const struct stat *st)
+{
+	struct stat opened;
+	int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK |
+					     O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &opened) < 0 || !pidlock__same_inode(&opened, st)) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/*
+ * The writer of a file we hold locked through a read-only descriptor: the
+ * name, opened for writing, checked to be the same inode (under the lock
+ * nobody changes it).  An empty file we may not write is locked without a
+ * record (the lock needs no write access); content that must be
+ * overwritten (a dead holder's record) is an error: left in place under
+ * our lock it would name a dead, or someone else's, PID.
+ */
+int pidlock__open_writer(int dirfd, const char *base, const struct stat *st,
+			 size_t len, int *wfd)
+{
+	int fd = pidlock__open_same(dirfd, base, O_RDWR, st);
+
+	*wfd = -1;
+	if (fd == -ESTALE)
+		return -PIDLOCK_ENOTOURS;
+	if (fd < 0)
+		return len == 0 && (fd == -EACCES || fd == -EROFS || fd == -EPERM)
+			       ? 0 : fd;
+	*wfd = fd;
+	return 0;
+}
+
+/*
+ * The descriptor a lock is taken through, opened as st saw the file.  It
+ * is read-only (see lock.c, writer()), except for an exclusive fcntl(2)
+ * lock, which needs one open for writing (and never comes with a record):
+ * then read-only only where writing is not allowed.
+ */
+int pidlock__open_locking(int dirfd, const char *base, const struct stat *st,
+			  bool ofd_write)
+{
+	int fd = ofd_write ? pidlock__open_same(dirfd, base, O_RDWR, st) : -1;
+
+	if (!ofd_write || fd == -EACCES || fd == -EROFS || fd == -EPERM)
+		fd = pidlock__open_same(dirfd, base, O_RDONLY, st);
+	return fd;
+}
+
 static bool dir_usable(const char *dir)
 {
 	struct stat st;

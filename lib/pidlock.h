@@ -335,6 +335,21 @@ int pidlock_clean_at(int dirfd, const char *name,
 		     int (*decide)(const struct pidlock_info *info, void *arg),
 		     void *arg, struct pidlock_info *info);
 
+/*
+ * Judge-only pidlock_clean_at() (a dry run): returns 1 when a real run
+ * would remove the file, 0 when it would keep it (info->reason says why),
+ * or a negative errno value, by the same rules and the same decide; but
+ * it takes no lock and removes nothing: whether the file is held is read
+ * from the kernel's lock table, as pidlock_inspectat() reads it (snap
+ * may be NULL).  A file it cannot judge (state PIDLOCK_STATE_UNKNOWN) is
+ * kept.
+ */
+PIDLOCK_MUST_CHECK
+int pidlock_clean_judgeat(int dirfd, const char *name,
+			  const struct pidlock_snapshot *snap,
+			  int (*decide)(const struct pidlock_info *info, void *arg),
+			  void *arg, struct pidlock_info *info);
+
 /* 1 when name is a leftover temporary file of an interrupted creation. */
 int pidlock_is_temp_name(const char *name);
 

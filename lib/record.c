@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The record: writing it and reading it back, strictly.
+ * The record: building it, writing it and reading it back, strictly.
  *
  * A reader trusts nothing in a lock file: every number is checked for
  * form and range, every string for control characters, and the whole
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -323,6 +324,88 @@ int pidlock__record_format(const struct pidlock_record *rec, char *buf,
 	if (!r)
 		r = append(buf, size, &off, "sum=%08x\n", pidlock__fnv1a(buf, off));
 	return r < 0 ? -E2BIG : (int)off;
+}
+
+/*
+ * Our record, from the facts of this process and machine and what the
+ * handle asks for (spec).  The facts of the process that took the lock are
+ * read once per process; another process named by an update is read now.
+ */
+int pidlock__record_build(const struct pidlock__record_spec *spec,
+			  struct pidlock_record *rec)
+{
+	struct pidlock__self self;
+	char comm[256] = "";
+	pid_t pid;
+	int r;
+
+	memset(rec, 0, sizeof(*rec));
+	r = pidlock__self_info(&self);
+	if (r < 0)
+		return r;
+	pid = spec->pid ? spec->pid : self.pid;
+	rec->pid = pid;
+	rec->holder = self.pid;
+	rec->version = 1;
+	strlcpy(rec->boot_id, self.boot_id, sizeof(rec->boot_id));
+	strlcpy(rec->host, self.host, sizeof(rec->host));
+	if (pid == self.pid) { /* the common case: facts read once per process */
+		rec->start_time = self.start_time;
+		rec->pidns = self.pidns;
+		rec->uid = geteuid();
+	} else if ((r = pidlock__proc_identity(pid, &rec->start_time, &rec->pidns,
+					       &rec->uid, comm, sizeof(comm))) < 0) {
+		return r;
+	}
+	rec->time = time(NULL);
+	if (spec->comm[0])
+		strlcpy(rec->comm, spec->comm, sizeof(rec->comm));
+	else if (pid == self.pid)
+		strlcpy(rec->comm, getprogname(), sizeof(rec->comm));
+	else
+		strlcpy(rec->comm, comm, sizeof(rec->comm));
+	for (char *c = rec->comm; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	if (!rec->comm[0])
+		strlcpy(rec->comm, "?", sizeof(rec->comm));
+	strlcpy(rec->message, spec->message, sizeof(rec->message));
+	rec->keep = spec->keep;
+	return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = pwrite(fd, buf + off, len - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENOSPC;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* Writes a fresh record at offset 0 of fd; returns its length. */
+int pidlock__record_write(int fd, const struct pidlock__record_spec *spec)
+{
+	char buf[PIDLOCK_RECORD_MAX + 1];
+	struct pidlock_record rec;
+	int len, r;
+
+	r = pidlock__record_build(spec, &rec);
+	if (r < 0)
+		return r;
+	len = pidlock__record_format(&rec, buf, sizeof(buf));
+	if (len < 0)
+		return len;
+	r = write_all(fd, buf, (size_t)len);
+	return r < 0 ? r : len;
 }
 
 /* Text is printable bytes, tabs and line ends; anything else is binary. */

@@ -64,6 +64,21 @@ static void handler_put(void)
 	pthread_mutex_unlock(&wait_lock);
 }
 
+/* The CLOCK_MONOTONIC moment timeout_ms from now. */
+struct timespec pidlock__deadline_after(int timeout_ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += timeout_ms / 1000;
+	t.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
+
 static bool past(const struct timespec *deadline)
 {
 	struct timespec now;

@@ -5,7 +5,8 @@
  * level, NAME_MAX and PATH_MAX, a signal every millisecond during a wait
  * (with and without SA_RESTART), every catalogue file of
  * tests/data/pidfiles/MANIFEST through pidlock_inspect(), pidlock_acquire()
- * and pidlock_clean_at(), and /proc missing.  Each check also counts
+ * and, with lockclean's own policy, pidlock_clean_judgeat() (the dry run)
+ * against pidlock_clean_at(), and /proc missing.  Each check also counts
  * /proc/self/fd before and after: the library leaks no descriptor.  Run
  * under valgrind (make valgrind) for memory.  mock.c's kill() fails the
  * test on any signal the library sends.
@@ -29,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../cmd/policy.h"
 #include "common.h"
 #include "internal.h"
 
@@ -740,13 +742,42 @@ static bool same_look(const struct look *a, const struct look *b)
 	       (a->n <= 0 || memcmp(a->head, b->head, (size_t)a->n) == 0);
 }
 
-/* lockclean's default: remove stale and reused records, nothing else. */
-static int decide_like_lockclean(const struct pidlock_info *info, void *arg)
+/*
+ * One of lockclean's policies over one catalogue file, dry and for real:
+ * the judge-only pidlock_clean_judgeat() removes nothing and says what
+ * pidlock_clean_at() then does (the same result, state and reason), and
+ * that is what the MANIFEST says lockclean does (want).
+ */
+static int clean_both(const struct entry *e, int dirfd, const char *path,
+		      pid_t live, pid_t dead, struct clean_policy *policy,
+		      const char *want, const char *mode)
 {
-	(void)arg;
-	return (info->state == PIDLOCK_STATE_STALE ||
-		info->state == PIDLOCK_STATE_REUSED) &&
-	       info->type == PIDLOCK_TYPE_PIDLOCK;
+	const char *name = copy_name(e);
+	struct pidlock_info dry, real;
+	int bad = 0, rd, rr;
+
+	make_entry(e, path, live, dead);
+	rd = pidlock_clean_judgeat(dirfd, name, NULL, clean_decide, policy, &dry);
+	if (!exists(path)) {
+		print_error("%s: %s: the dry run removed it\n", name, mode);
+		bad++;
+	}
+	rr = pidlock_clean_at(dirfd, name, clean_decide, policy, &real);
+	if (rd != rr || dry.state != real.state ||
+	    strcmp(dry.reason, real.reason) != 0) {
+		print_error("%s: %s: dry run %d %s (%s), real run %d %s (%s)\n",
+			    name, mode, rd, pidlock_state_name(dry.state),
+			    dry.reason, rr, pidlock_state_name(real.state),
+			    real.reason);
+		bad++;
+	}
+	if (rr != (strcmp(want, "removed") == 0) || exists(path) != (rr == 0)) {
+		print_error("%s: %s: clean_at: %d (%s), expected %s\n", name,
+			    mode, rr, real.reason, want);
+		bad++;
+	}
+	unlinkat(dirfd, name, 0);
+	return bad;
 }
 
 static int check_entry(const struct entry *e, int dirfd, pid_t live, pid_t dead)
@@ -798,14 +829,13 @@ static int check_entry(const struct entry *e, int dirfd, pid_t live, pid_t dead)
 	}
 
 	unlinkat(dirfd, name, 0);
-	make_entry(e, path, live, dead);
-	r = pidlock_clean_at(dirfd, name, decide_like_lockclean, NULL, &info);
-	if (r != (strcmp(e->clean, "removed") == 0) || exists(path) != (r == 0)) {
-		print_error("%s: clean_at: %d (%s), expected %s\n", name, r,
-			    info.reason, e->clean);
-		bad++;
-	}
-	unlinkat(dirfd, name, 0);
+	/* lockclean FILE, and lockclean --pidfiles --corrupt-older-than 1s */
+	bad += clean_both(e, dirfd, path, live, dead,
+			  &(struct clean_policy){ 0 }, e->clean, "clean");
+	bad += clean_both(e, dirfd, path, live, dead,
+			  &(struct clean_policy){ .pidfiles = true,
+						  .corrupt_older_than_ms = 1000 },
+			  e->cleanp, "clean+");
 	return bad;
 }
 
