@@ -3,6 +3,10 @@
 #
 #   make            build the library, the tools and the man pages
 #   make check      build and run every test (SANITIZE=1: under ASan+UBSan)
+#   make check-suites  only the test suites: the C unit binaries and the
+#                   tool scripts, in one run (PIDLOCK_TESTS=... picks tests)
+#   make check-unit the C unit test binaries only (build/test/test-*)
+#   make check-tools  the tool test scripts only (tests/tools/test-*.sh)
 #   make demo       a scripted scenario in a temporary directory
 #   make install    PREFIX, DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, MANDIR
 
@@ -49,6 +53,10 @@ WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2
 CPPFLAGS += -D_GNU_SOURCE -DPIDLOCK_VERSION='"$(VERSION)"' $(BSD_CFLAGS)
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN)
+# Each object's header dependencies, written by the compiler beside it
+# (the .d files included at the end); -MP keeps a removed header from
+# breaking the build.
+DEPFLAGS = -MMD -MP
 LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden
 # Test code and the library copy it links are built so that --wrap sees
 # every call: no _FORTIFY_SOURCE (it renames open/read), no inlining.
@@ -67,12 +75,14 @@ CMD_COMMON := $(B)/cmd/common.o
 MAN_SRCS := $(wildcard man/*.scd)
 MANS     := $(MAN_SRCS:man/%.scd=$(B)/man/%)
 
-.PHONY: all lib tools man check check-unit check-symbols check-licence check-example demo install uninstall \
+.PHONY: all lib tools man check check-suites check-unit check-tools check-symbols check-licence check-example demo install uninstall \
         clean distclean help
 all: lib tools man
 
+# The header comment of the Makefile and of each fragment.
 help:
-	@sed -n 's/^#   //p' Makefile
+	@awk 'FNR == 1 { head = 1 } !/^#/ { head = 0 } head && sub(/^#   /, "")' \
+	    Makefile $(sort $(wildcard mk/*.mk))
 
 $(B)/config.mk: build-aux/deps
 	@mkdir -p $(B)
@@ -89,9 +99,9 @@ $(B)/config.mk: build-aux/deps
 # --- library ---------------------------------------------------------------
 lib: $(LIB_A) $(B)/$(LIB_SONAME) $(B)/pidlock.pc
 
-$(B)/lib/%.o: lib/%.c lib/pidlock.h lib/internal.h $(B)/config.mk
+$(B)/lib/%.o: lib/%.c $(B)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(LIB_CFLAGS) -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJS)
 	rm -f $@
@@ -127,9 +137,9 @@ TOOL_LIBS = $(if $(and $(filter 1,$(STATIC_BSD)),$(BSD_STATIC_LIBS)),\
 	$(STATIC_BSD_LIBS),$(BSD_LIBS))
 tools: $(TOOL_BINS) $(B)/flock
 
-$(B)/cmd/%.o: cmd/%.c cmd/common.h cmd/output.h lib/pidlock.h $(B)/config.mk
+$(B)/cmd/%.o: cmd/%.c $(B)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(SCOLS_CFLAGS) $(ALL_CFLAGS) -Ilib -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(SCOLS_CFLAGS) $(ALL_CFLAGS) -Ilib -c -o $@ $<
 
 $(B)/%: $(B)/cmd/%.o $(CMD_COMMON) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) $(OUTPUT_LIBS)
@@ -143,7 +153,6 @@ $(B)/lockstat $(B)/lockclean: OUTPUT_LIBS = $(SCOLS_LIBS)
 # the same objects twice more).
 LOCKRUN_OBJS = $(B)/cmd/lockrun.o $(B)/cmd/job.o
 $(B)/lockrun: $(B)/cmd/job.o
-$(B)/cmd/job.o $(B)/cmd/lockrun.o: cmd/job.h
 
 # Invoked as flock, lockrun is flock(1).
 $(B)/flock: $(B)/lockrun
@@ -165,23 +174,25 @@ WRAP_FLAGS := $(foreach f,$(WRAPPED),-Wl,--wrap=$(f))
 TEST_LIB_OBJS := $(LIB_SRCS:lib/%.c=$(B)/test/lib/%.o)
 TEST_LIB_A    := $(B)/test/libpidlock-test.a
 UNIT_TESTS    := $(patsubst tests/unit/%.c,$(B)/test/%,$(wildcard tests/unit/test-*.c))
-TEST_COMMON   := $(B)/test/common.o $(B)/test/mock.o
+# Every unit binary links the shared helpers (common.c), the process
+# harness (harness.c) and the libc fakes (mock.c).
+TEST_COMMON   := $(B)/test/common.o $(B)/test/harness.o $(B)/test/mock.o
 
-$(B)/test/lib/%.o: lib/%.c lib/pidlock.h lib/internal.h $(B)/config.mk
+$(B)/test/lib/%.o: lib/%.c $(B)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -fvisibility=hidden -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(TEST_CFLAGS) -fvisibility=hidden -c -o $@ $<
 
 $(TEST_LIB_A): $(TEST_LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/test/%.o: tests/%.c tests/common.h tests/clock-ticks.h lib/pidlock.h $(B)/config.mk
+$(B)/test/%.o: tests/%.c $(B)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -Ilib -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(TEST_CFLAGS) -Ilib -c -o $@ $<
 
-$(B)/test/unit/%.o: tests/unit/%.c tests/common.h lib/pidlock.h lib/internal.h $(B)/config.mk
+$(B)/test/unit/%.o: tests/unit/%.c $(B)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -Ilib -Itests -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(TEST_CFLAGS) -Ilib -Itests -c -o $@ $<
 
 $(B)/test/test-%: $(B)/test/unit/test-%.o $(TEST_COMMON) $(TEST_LIB_A)
 	$(CC) $(TEST_CFLAGS) -o $@ $^ $(WRAP_FLAGS) $(LDFLAGS) \
@@ -196,7 +207,7 @@ CHECK_DEPS :=
 CHECK_EXTRA :=
 include $(sort $(wildcard mk/*.mk))
 
-check: all check-symbols check-licence check-unit check-example $(CHECK_EXTRA)
+check: all check-symbols check-licence check-suites check-example $(CHECK_EXTRA)
 
 # Every source, script, unit and man page names its licence (MIT).  Data,
 # fixtures and the Debian metadata (covered by debian/copyright) do not.
@@ -227,10 +238,21 @@ SAN_SKIP_SUITES := test-completion test-sysvinit test-systemd
 CHECK_TOOL_TESTS = $(if $(filter 1,$(SANITIZE)),\
 	$(filter-out $(SAN_SKIP_SUITES:%=tests/tools/%.sh),$(TOOL_TESTS)),$(TOOL_TESTS))
 
-check-unit: $(UNIT_TESTS) tools $(CHECK_DEPS)
-	@$(if $(filter 1,$(SANITIZE)),echo "SANITIZE=1: not run here (shell and unit files only): $(SAN_SKIP_SUITES)";)
-	@B=$(B) $(if $(filter 1,$(SANITIZE)),STRESS_SCALE=4) \
-	    bash tests/run-tests $(UNIT_TESTS) $(CHECK_TOOL_TESTS)
+RUN_TESTS = B=$(B) $(if $(filter 1,$(SANITIZE)),STRESS_SCALE=4) bash tests/run-tests
+SAN_SKIP_NOTE = $(if $(filter 1,$(SANITIZE)),echo "SANITIZE=1: not run here (shell and unit files only): $(SAN_SKIP_SUITES)";)
+
+# The unit binaries and the tool scripts in one run (they share the two
+# cores), then each kind alone.
+check-suites: $(UNIT_TESTS) tools $(CHECK_DEPS)
+	@$(SAN_SKIP_NOTE)
+	@$(RUN_TESTS) $(UNIT_TESTS) $(CHECK_TOOL_TESTS)
+
+check-unit: $(UNIT_TESTS)
+	@$(RUN_TESTS) $(UNIT_TESTS)
+
+check-tools: tools $(CHECK_DEPS)
+	@$(SAN_SKIP_NOTE)
+	@$(RUN_TESTS) $(CHECK_TOOL_TESTS)
 
 # Only pidlock_* may leave the shared object.
 check-symbols: $(B)/$(LIB_SONAME)
@@ -240,6 +262,9 @@ check-symbols: $(B)/$(LIB_SONAME)
 
 demo: all $(B)/example
 	@sh tests/demo.sh $(B)
+
+# The header dependencies of every object built so far.
+-include $(wildcard $(B)/*/*.d $(B)/*/*/*.d)
 
 clean:
 	rm -rf build build-san $(filter-out build-aux,$(wildcard build-*))

@@ -19,9 +19,9 @@ TORTURE_ARGS ?=
 
 TORTURE_OBJS := $(patsubst tests/torture/%.c,$(B)/tort/%.o,$(wildcard tests/torture/*.c))
 
-$(B)/tort/%.o: tests/torture/%.c tests/torture/torture.h tests/clock-ticks.h lib/pidlock.h $(B)/config.mk
+$(B)/tort/%.o: tests/torture/%.c $(B)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ilib -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -Ilib -c -o $@ $<
 
 # Next to the tools, which it runs (lockrun, lockstat, lockclean).
 $(B)/torture: $(TORTURE_OBJS) $(LIB_A)
