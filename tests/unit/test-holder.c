@@ -17,35 +17,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "harness.h"
 #include "internal.h"
 
-#define DEADLINE_MS 10000
+/* Longer than harness.h's DEADLINE_MS: these children wait on /proc. */
+#define HOLDER_DEADLINE_MS 10000
 
 struct kid {
 	struct gate ready, done;
 	char path[512];
 	pid_t waiter; /* release when this process waits for the lock */
+	dev_t dev;
 	ino_t ino;
 };
-
-/* Does /proc/locks show pid waiting for a lock on inode ino? */
-static bool waits_on(pid_t pid, ino_t ino)
-{
-	char buf[1 << 16], want[64], *line;
-	ssize_t n = read_file("/proc/locks", buf, sizeof(buf));
-
-	if (n <= 0)
-		return false;
-	snprintf(want, sizeof(want), " %d ", (int)pid);
-	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-		char inode[32];
-		snprintf(inode, sizeof(inode), ":%llu ", (unsigned long long)ino);
-		if (strstr(line, "->") && strstr(line, want) && strstr(line, inode))
-			return true;
-	}
-	return false;
-}
 
 /*
  * Holds an exclusive flock of its own; lets go when told through the
@@ -56,14 +40,14 @@ static int holder_main(void *arg)
 {
 	struct kid *k = arg;
 	int fd = open(k->path, O_RDONLY | O_CLOEXEC);
-	int64_t end = now_ms() + DEADLINE_MS;
+	int64_t end = now_ms() + HOLDER_DEADLINE_MS;
 
 	if (fd < 0 || flock(fd, LOCK_EX) < 0)
 		return 1;
 	gate_pass(&k->ready);
 	if (!k->waiter)
-		return gate_wait_ms(&k->done, DEADLINE_MS) ? 0 : 2;
-	while (!waits_on(k->waiter, k->ino))
+		return gate_wait_ms(&k->done, HOLDER_DEADLINE_MS) ? 0 : 2;
+	while (!proc_locks_has(k->dev, k->ino, true, k->waiter))
 		if (now_ms() > end)
 			return 3;
 	return 0; /* exiting releases the lock */
@@ -76,12 +60,13 @@ static pid_t hold(struct kid *k, const char *name, pid_t waiter)
 
 	snprintf(k->path, sizeof(k->path), "%s", test_path(name));
 	assert_int_equal(stat(k->path, &st), 0);
+	k->dev = st.st_dev;
 	k->ino = st.st_ino;
 	k->waiter = waiter;
 	gate_open(&k->ready);
 	gate_open(&k->done);
 	pid = spawn(holder_main, k);
-	assert_true(gate_wait_ms(&k->ready, DEADLINE_MS));
+	assert_true(gate_wait_ms(&k->ready, HOLDER_DEADLINE_MS));
 	return pid;
 }
 
@@ -169,7 +154,7 @@ static void fd_handle_reads_no_locks_when_it_gets_the_lock(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(pidlock_new_fd(&lock, fd), 0);
 	mock_reset();
-	assert_int_equal(pidlock_acquire(lock, 0, DEADLINE_MS), 0);
+	assert_int_equal(pidlock_acquire(lock, 0, HOLDER_DEADLINE_MS), 0);
 	assert_int_equal(mock_proc_locks_opens(), 0);
 	assert_int_equal(reap(pid), 0);
 	gate_close(&k.ready);
@@ -291,7 +276,7 @@ static void timed_wait_falls_back_to_sigrtmax_minus_1(void **state)
 	assert_int_equal(pidlock_acquire(lock, PIDLOCK_NO_RECORD, 100),
 			 -ETIMEDOUT);
 	took = now_ms() - start;
-	if (took < 100 || took > DEADLINE_MS)
+	if (took < 100 || took > HOLDER_DEADLINE_MS)
 		fail_msg("a 100 ms wait took %lld ms", (long long)took);
 	assert_int_equal(sigaction(SIGRTMAX - 1, NULL, &after), 0);
 	assert_ptr_equal(after.sa_handler, before.sa_handler);
@@ -324,7 +309,7 @@ static int rename_host_main(void *arg)
 {
 	const char *path = arg;
 	struct pidlock_info info;
-	int64_t end = now_ms() + DEADLINE_MS;
+	int64_t end = now_ms() + HOLDER_DEADLINE_MS;
 
 	if (unshare(CLONE_NEWUTS) < 0 || sethostname("pidlock-a", 9) < 0)
 		return 10;

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "clock-ticks.h"
-#include "common.h"
+#include "harness.h"
 #include "internal.h"
 
 #define NOBODY 65534
@@ -150,65 +150,18 @@ static void expect_ok(const char *what, int rc)
 
 /* --- processes ---------------------------------------------------------- */
 
-/* kill() is wrapped by mock.c, which fails the test on any real signal. */
-static int sys_kill(pid_t pid, int sig)
-{
-	return (int)syscall(SYS_kill, pid, sig);
-}
-
-/*
- * A forked child must never jump back into its copy of the test runner
- * (which would run the remaining tests again in the child): a cmocka
- * failure in it, such as mock.c's on a forbidden kill(), aborts it, and
- * a crash kills it, which the parent sees as 128+signal.
- */
-static void child_init(void)
-{
-	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS,
-				    SIGABRT, SIGALRM };
-
-	setenv("CMOCKA_TEST_ABORT", "1", 1);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		signal(sigs[i], SIG_DFL);
-}
-
-static pid_t fork_child(int (*fn)(void *), void *arg)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		child_init();
-		_exit(fn(arg));
-	}
-	return pid;
-}
-
 /* Reaps pid within timeout_ms, else kills it.  Returns its exit code,
  * 128+signal, or BAD_TIMEOUT. */
 static int wait_bounded(pid_t pid, int timeout_ms)
 {
-	int pfd = (int)syscall(SYS_pidfd_open, pid, 0), n;
-	struct pollfd p = { .fd = pfd, .events = POLLIN };
+	int r = kid_reap(pid, timeout_ms);
 
-	if (pfd >= 0) {
-		int64_t end = now_ms() + timeout_ms, left;
-		do {
-			left = end - now_ms();
-			n = poll(&p, 1, left > 0 ? (int)left : 0);
-		} while (n < 0 && errno == EINTR);
-		close(pfd);
-		if (n == 0) {
-			sys_kill(pid, SIGKILL);
-			reap(pid);
-			return BAD_TIMEOUT;
-		}
-	}
-	return reap(pid);
+	return r < 0 ? BAD_TIMEOUT : r;
 }
 
 static int run_child(int (*fn)(void *), void *arg)
 {
-	pid_t pid = fork_child(fn, arg);
+	pid_t pid = kid_fork(fn, arg);
 
 	return pid < 0 ? BAD_SETUP : wait_bounded(pid, CHILD_TIMEOUT_MS);
 }
@@ -230,18 +183,6 @@ static int enter_private_mounts(void)
 	return 0;
 }
 
-/* A PID that was just used and is now dead. */
-static pid_t dead_pid(void)
-{
-	pid_t pid = fork();
-
-	if (pid == 0)
-		_exit(0);
-	assert_true(pid > 0);
-	reap(pid);
-	return pid;
-}
-
 /* Takes the lock at path and exits without releasing: a stale lock. */
 static int hold_and_die(void *arg)
 {
@@ -253,7 +194,8 @@ static int hold_and_die(void *arg)
 	return 0;
 }
 
-static int make_stale(const char *path)
+/* Child-safe: 0, or a failure code. */
+static int leave_stale(const char *path)
 {
 	return run_child(hold_and_die, (void *)path);
 }
@@ -578,7 +520,7 @@ static int reuse_in_namespace(void *arg)
 
 	CHECK(pipe2(c->ready.fd, O_CLOEXEC) == 0, BAD_SETUP);
 	CHECK(pipe2(c->release.fd, O_CLOEXEC) == 0, BAD_SETUP);
-	a = fork_child(reuse_holder, c);
+	a = kid_fork(reuse_holder, c);
 	CHECK(a == 2, BAD_A_PID);
 	close(c->ready.fd[1]); /* A's death reads as EOF */
 	if (!gate_wait_ms(&c->ready, 10000)) {
@@ -599,7 +541,7 @@ static int reuse_in_namespace(void *arg)
 	      BAD_NS_LAST_PID);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	b = fork_child(reuse_bystander, c);
+	b = kid_fork(reuse_bystander, c);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	CHECK(b == 2, BAD_B_PID);
 	close(c->release.fd[0]);
@@ -623,7 +565,7 @@ static int reuse_outer(void *arg)
 	 * propagate to the host's. */
 	CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0,
 	      BAD_MOUNT_PRIVATE);
-	init = fork_child(reuse_in_namespace, arg);
+	init = kid_fork(reuse_in_namespace, arg);
 	CHECK(init > 0, BAD_SETUP);
 	/* When init exits, the kernel kills A and B with it. */
 	return wait_bounded(init, CHILD_TIMEOUT_MS);
@@ -889,7 +831,7 @@ static int full_checks(const struct full *f)
 	int fds;
 
 	if (f->stale) {
-		CHECK(make_stale(lock) == 0, BAD_STALE);
+		CHECK(leave_stale(lock) == 0, BAD_STALE);
 		CHECK(snap_take(lock, &stale) == 0, BAD_STALE);
 	}
 	CHECK(f->inodes ? fill_inodes(f->dir) : fill_blocks(f->dir), BAD_FILL);
@@ -994,7 +936,7 @@ static void readonly_bind_mount(void **state)
 	strlcpy(dir, test_path("ro"), sizeof(dir));
 	make_dir(dir, 0755);
 	stale = path_in(dir, "stale.lock");
-	expect_ok("making a stale lock", make_stale(stale));
+	expect_ok("making a stale lock", leave_stale(stale));
 	expect_state(stale, PIDLOCK_STATE_STALE);
 	assert_int_equal(snap_take(stale, &before), 0);
 	expect_ok("read-only mount", run_child(readonly_fs, dir));
@@ -1031,7 +973,7 @@ static void directory_not_writable(void **state)
 	strlcpy(dir, test_path("root-only"), sizeof(dir));
 	make_dir(dir, 0755);
 	stale = path_in(dir, "stale.lock");
-	expect_ok("making a stale lock", make_stale(stale));
+	expect_ok("making a stale lock", leave_stale(stale));
 	assert_int_equal(snap_take(stale, &before), 0);
 	expect_ok("as nobody", run_child(unwritable_checks, dir));
 	expect_unchanged(&before, stale);
