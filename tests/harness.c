@@ -453,17 +453,22 @@ void holder_stop(struct holder *h)
 }
 
 /* A child holding a lock, SIGKILLed: its file stays behind, stale. */
-pid_t make_stale(const char *path)
+pid_t make_stale_flags(const char *path, unsigned flags)
 {
 	struct holder h;
 
-	holder_start(&h, path, 0);
+	holder_start(&h, path, flags);
 	assert_int_equal(sys_kill(h.pid, SIGKILL), 0);
 	assert_int_equal(kid_reap(h.pid, DEADLINE_MS), 128 + SIGKILL);
 	holder_gates_close(&h);
 	assert_true(exists(path));
 	assert_int_equal(file_line1_pid(path), h.pid);
 	return h.pid;
+}
+
+pid_t make_stale(const char *path)
+{
+	return make_stale_flags(path, 0);
 }
 
 /* --- a child that asks for a lock once and reports ---------------------------- */

@@ -98,8 +98,10 @@ void holder_start(struct holder *h, const char *path, unsigned flags);
 /* Lets go and reaps it (exit 0 asserted). */
 void holder_stop(struct holder *h);
 void holder_gates_close(struct holder *h);
-/* A child holding a lock, SIGKILLed: its file stays behind, stale. */
+/* A child holding a lock (acquired with flags), SIGKILLed: its file
+ * stays behind, stale; its PID. */
 pid_t make_stale(const char *path);
+pid_t make_stale_flags(const char *path, unsigned flags);
 
 /* --- a child that asks for a lock once and reports --- */
 
