@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Included by the top-level Makefile: the mutual-exclusion torture
-# (tests/torture/, issue 6 section 1).
+# (tests/torture/).
 #
 #   make torture    the long run: TORTURE_PROCS workers complete
 #                   TORTURE_TOTAL critical sections in all (or

@@ -106,8 +106,8 @@ static void write_foreign_ns_record(const char *name, pid_t pid)
 /*
  * A locked record that cannot be checked from here (another PID
  * namespace): the conflict names the holder the kernel shows, not the
- * record's PID, which means nothing in this namespace (issue 12 item 6:
- * describe() used to skip /proc/locks for such records).
+ * record's PID, which means nothing in this namespace (the judgement
+ * once skipped /proc/locks for such records).
  */
 static void busy_uncheckable_record_names_kernel_holder(void **state)
 {
@@ -138,7 +138,7 @@ static void busy_uncheckable_record_names_kernel_holder(void **state)
  * A descriptor handle (flock(1)'s "flock 9") that waits and gets the lock
  * never reads /proc/locks: reading it stalls every locker on the machine,
  * and only a caller that does not get the lock needs to know who holds it
- * (issue 12 item 6).  One that times out is told who holds it.
+ *.  One that times out is told who holds it.
  */
 static void fd_handle_reads_no_locks_when_it_gets_the_lock(void **state)
 {

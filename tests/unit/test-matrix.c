@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The library's side of the fault matrix and of the hostile input
- * catalogue (issue 6, sections 3 and 4): descriptor exhaustion at every
- * level, NAME_MAX and PATH_MAX, a signal every millisecond during a wait
+ * catalogue: descriptor exhaustion at every level, NAME_MAX and PATH_MAX, a signal every millisecond during a wait
  * (with and without SA_RESTART), every catalogue file of
  * tests/data/pidfiles/MANIFEST through pidlock_inspect(), pidlock_acquire()
  * and pidlock_clean_at(), and /proc missing.  Each check also counts
