@@ -3,10 +3,10 @@
 #
 #   make            build the library, the tools and the man pages
 #   make check      build and run every test (SANITIZE=1: under ASan+UBSan)
-#   make check-suites  only the test suites: the C unit binaries and the
-#                   tool scripts, in one run (PIDLOCK_TESTS=... picks tests)
-#   make check-unit the C unit test binaries only (build/test/test-*)
-#   make check-tools  the tool test scripts only (tests/tools/test-*.sh)
+#   make check-suites     the test suites alone: the C unit binaries and
+#                         the tool scripts, in one run
+#   make check-unit       the C unit test binaries alone (tests/unit/)
+#   make check-tools      the tool test scripts alone (tests/tools/)
 #   make demo       a scripted scenario in a temporary directory
 #   make install    PREFIX, DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, MANDIR
 
@@ -79,9 +79,11 @@ MANS     := $(MAN_SRCS:man/%.scd=$(B)/man/%)
         clean distclean help
 all: lib tools man
 
-# The header comment of the Makefile and of each fragment.
+# The "#   make ..." block at the top of the Makefile and of each fragment
+# (up to its first blank comment line).
 help:
-	@awk 'FNR == 1 { head = 1 } !/^#/ { head = 0 } head && sub(/^#   /, "")' \
+	@awk 'FNR == 1 { on = 0; done = 0 } !/^#/ { done = 1 } done { next } \
+	    /^#   / { on = 1 } on && /^#$$/ { done = 1; next } on && sub(/^#   /, "")' \
 	    Makefile $(sort $(wildcard mk/*.mk))
 
 $(B)/config.mk: build-aux/deps
