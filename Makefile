@@ -196,9 +196,16 @@ $(B)/test/unit/%.o: tests/unit/%.c $(B)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(TEST_CFLAGS) -Ilib -Itests -c -o $@ $<
 
+TEST_LINK = $(CC) $(TEST_CFLAGS) -o $@ $^ $(WRAP_FLAGS) $(LDFLAGS) \
+	$(CMOCKA_LIBS) $(BSD_LIBS) -lpthread
+
 $(B)/test/test-%: $(B)/test/unit/test-%.o $(TEST_COMMON) $(TEST_LIB_A)
-	$(CC) $(TEST_CFLAGS) -o $@ $^ $(WRAP_FLAGS) $(LDFLAGS) \
-	    $(CMOCKA_LIBS) $(BSD_LIBS) -lpthread
+	$(TEST_LINK)
+
+# The suites that need root share their child-side checks (tests/root.c).
+ROOT_TESTS := $(B)/test/test-root $(B)/test/test-root-fs
+$(ROOT_TESTS): $(B)/test/%: $(B)/test/unit/%.o $(B)/test/root.o $(TEST_COMMON) $(TEST_LIB_A)
+	$(TEST_LINK)
 
 # --- fragments ------------------------------------------------------------
 # Each mk/*.mk adds one area (install, dist, bench, fuzz, torture, ...).
