@@ -31,7 +31,7 @@
 #include "internal.h"
 #include "root.h"
 
-/* --- planted files -------------------------------------------------------------- */
+/* --- planted files ---------------------------------------------------- */
 
 static int write_new(const char *path, const char *data, size_t len)
 {
