@@ -229,7 +229,7 @@ check-licence:
 
 # The README's library example is examples/single-instance.c, compiled here.
 $(B)/example: examples/single-instance.c $(LIB_A)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ilib -o $@ $< $(LIB_A) $(LDFLAGS) $(BSD_LIBS)
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -Ilib -o $@ $< $(LIB_A) $(LDFLAGS) $(BSD_LIBS)
 
 check-example: $(B)/example
 	@sed -n '/^```c$$/,/^```$$/p' README.md | sed '1d;$$d' >$(B)/readme-example.c
@@ -273,7 +273,7 @@ demo: all $(B)/example
 	@sh tests/demo.sh $(B)
 
 # The header dependencies of every object built so far.
--include $(wildcard $(B)/*/*.d $(B)/*/*/*.d)
+-include $(wildcard $(B)/*.d $(B)/*/*.d $(B)/*/*/*.d)
 
 clean:
 	rm -rf build build-san $(filter-out build-aux,$(wildcard build-*))
