@@ -3,6 +3,10 @@
 #
 #   make            build the library, the tools and the man pages
 #   make check      build and run every test (SANITIZE=1: under ASan+UBSan)
+#   make check-suites     the test suites alone: the C unit binaries and
+#                         the tool scripts, in one run
+#   make check-unit       the C unit test binaries alone (tests/unit/)
+#   make check-tools      the tool test scripts alone (tests/tools/)
 #   make demo       a scripted scenario in a temporary directory
 #   make install    PREFIX, DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, MANDIR
 
@@ -51,6 +55,10 @@ WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2
 CPPFLAGS += -D_GNU_SOURCE -DPIDLOCK_VERSION='"$(VERSION)"' $(BSD_CFLAGS)
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN)
+# Each object's header dependencies, written by the compiler beside it
+# (the .d files included at the end); -MP keeps a removed header from
+# breaking the build.
+DEPFLAGS = -MMD -MP
 LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden
 # Test code and the library copy it links are built so that --wrap sees
 # every call: no _FORTIFY_SOURCE (it renames open/read), no inlining.
@@ -69,12 +77,16 @@ CMD_COMMON := $(B)/cmd/common.o
 MAN_SRCS := $(wildcard man/*.scd)
 MANS     := $(MAN_SRCS:man/%.scd=$(B)/man/%)
 
-.PHONY: all lib tools man check check-unit check-symbols check-licence check-example demo install uninstall \
+.PHONY: all lib tools man check check-suites check-unit check-tools check-symbols check-licence check-example demo install uninstall \
         clean distclean help
 all: lib tools man
 
+# The "#   make ..." block at the top of the Makefile and of each fragment
+# (up to its first blank comment line).
 help:
-	@sed -n 's/^#   //p' Makefile
+	@awk 'FNR == 1 { on = 0; done = 0 } !/^#/ { done = 1 } done { next } \
+	    /^#   / { on = 1 } on && /^#$$/ { done = 1; next } on && sub(/^#   /, "")' \
+	    Makefile $(sort $(wildcard mk/*.mk))
 
 $(B)/config.mk: build-aux/deps
 	@mkdir -p $(B)
@@ -91,9 +103,9 @@ $(B)/config.mk: build-aux/deps
 # --- library ---------------------------------------------------------------
 lib: $(LIB_A) $(B)/$(LIB_SONAME) $(B)/pidlock.pc
 
-$(B)/lib/%.o: lib/%.c lib/pidlock.h lib/internal.h $(B)/config.mk
+$(B)/lib/%.o: lib/%.c $(B)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(LIB_CFLAGS) -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJS)
 	rm -f $@
@@ -129,9 +141,9 @@ TOOL_LIBS = $(if $(and $(filter 1,$(STATIC_BSD)),$(BSD_STATIC_LIBS)),\
 	$(STATIC_BSD_LIBS),$(BSD_LIBS))
 tools: $(TOOL_BINS) $(B)/flock
 
-$(B)/cmd/%.o: cmd/%.c cmd/common.h cmd/output.h lib/pidlock.h $(B)/config.mk
+$(B)/cmd/%.o: cmd/%.c $(B)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(SCOLS_CFLAGS) $(ALL_CFLAGS) -Ilib -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(SCOLS_CFLAGS) $(ALL_CFLAGS) -Ilib -c -o $@ $<
 
 $(B)/%: $(B)/cmd/%.o $(CMD_COMMON) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) $(OUTPUT_LIBS)
@@ -148,14 +160,10 @@ $(B)/lockstat $(B)/lockclean: OUTPUT_LIBS = $(SCOLS_LIBS)
 LOCKRUN_OBJS = $(B)/cmd/lockrun.o $(B)/cmd/job.o $(B)/cmd/format.o
 $(B)/lockrun: $(B)/cmd/job.o $(B)/cmd/format.o
 $(B)/lockstat: $(B)/cmd/format.o $(B)/cmd/fdpath.o
-$(B)/cmd/job.o $(B)/cmd/lockrun.o: cmd/job.h
-$(B)/cmd/format.o $(B)/cmd/lockrun.o $(B)/cmd/lockstat.o: cmd/format.h
-$(B)/cmd/fdpath.o $(B)/cmd/lockstat.o: cmd/fdpath.h
 
 # lockclean's removal policy lives in a file of its own: test-matrix
 # judges the hostile catalogue with it.
 $(B)/lockclean: $(B)/cmd/policy.o
-$(B)/cmd/policy.o $(B)/cmd/lockclean.o: cmd/policy.h
 
 # Invoked as flock, lockrun is flock(1).
 $(B)/flock: $(B)/lockrun
@@ -177,31 +185,39 @@ WRAP_FLAGS := $(foreach f,$(WRAPPED),-Wl,--wrap=$(f))
 TEST_LIB_OBJS := $(LIB_SRCS:lib/%.c=$(B)/test/lib/%.o)
 TEST_LIB_A    := $(B)/test/libpidlock-test.a
 UNIT_TESTS    := $(patsubst tests/unit/%.c,$(B)/test/%,$(wildcard tests/unit/test-*.c))
-TEST_COMMON   := $(B)/test/common.o $(B)/test/mock.o
+# Every unit binary links the shared helpers (common.c), the process
+# harness (harness.c) and the libc fakes (mock.c).
+TEST_COMMON   := $(B)/test/common.o $(B)/test/harness.o $(B)/test/mock.o
 
-$(B)/test/lib/%.o: lib/%.c lib/pidlock.h lib/internal.h $(B)/config.mk
+$(B)/test/lib/%.o: lib/%.c $(B)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -fvisibility=hidden -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(TEST_CFLAGS) -fvisibility=hidden -c -o $@ $<
 
 $(TEST_LIB_A): $(TEST_LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/test/%.o: tests/%.c tests/common.h tests/clock-ticks.h lib/pidlock.h $(B)/config.mk
+$(B)/test/%.o: tests/%.c $(B)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -Ilib -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(TEST_CFLAGS) -Ilib -c -o $@ $<
 
-$(B)/test/unit/%.o: tests/unit/%.c tests/common.h lib/pidlock.h lib/internal.h $(B)/config.mk
+$(B)/test/unit/%.o: tests/unit/%.c $(B)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -Ilib -Itests -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(TEST_CFLAGS) -Ilib -Itests -c -o $@ $<
+
+TEST_LINK = $(CC) $(TEST_CFLAGS) -o $@ $^ $(WRAP_FLAGS) $(LDFLAGS) \
+	$(CMOCKA_LIBS) $(BSD_LIBS) -lpthread
 
 $(B)/test/test-%: $(B)/test/unit/test-%.o $(TEST_COMMON) $(TEST_LIB_A)
-	$(CC) $(TEST_CFLAGS) -o $@ $^ $(WRAP_FLAGS) $(LDFLAGS) \
-	    $(CMOCKA_LIBS) $(BSD_LIBS) -lpthread
+	$(TEST_LINK)
+
+# The suites that need root share their child-side checks (tests/root.c).
+ROOT_TESTS := $(B)/test/test-root $(B)/test/test-root-fs
+$(ROOT_TESTS): $(B)/test/%: $(B)/test/unit/%.o $(B)/test/root.o $(TEST_COMMON) $(TEST_LIB_A)
+	$(TEST_LINK)
 
 # The catalogue test judges with lockclean's own policy (see above).
 $(B)/test/test-matrix: $(B)/cmd/policy.o
-$(B)/test/unit/test-matrix.o: cmd/policy.h
 
 # --- fragments ------------------------------------------------------------
 # Each mk/*.mk adds one area (install, dist, bench, fuzz, torture, ...).
@@ -212,7 +228,7 @@ CHECK_DEPS :=
 CHECK_EXTRA :=
 include $(sort $(wildcard mk/*.mk))
 
-check: all check-symbols check-licence check-unit check-example $(CHECK_EXTRA)
+check: all check-symbols check-licence check-suites check-example $(CHECK_EXTRA)
 
 # Every source, script, unit and man page names its licence (MIT).  Data,
 # fixtures and the Debian metadata (covered by debian/copyright) do not.
@@ -225,7 +241,7 @@ check-licence:
 
 # The README's library example is examples/single-instance.c, compiled here.
 $(B)/example: examples/single-instance.c $(LIB_A)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ilib -o $@ $< $(LIB_A) $(LDFLAGS) $(BSD_LIBS)
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -Ilib -o $@ $< $(LIB_A) $(LDFLAGS) $(BSD_LIBS)
 
 check-example: $(B)/example
 	@sed -n '/^```c$$/,/^```$$/p' README.md | sed '1d;$$d' >$(B)/readme-example.c
@@ -243,10 +259,21 @@ SAN_SKIP_SUITES := test-completion test-sysvinit test-systemd
 CHECK_TOOL_TESTS = $(if $(filter 1,$(SANITIZE)),\
 	$(filter-out $(SAN_SKIP_SUITES:%=tests/tools/%.sh),$(TOOL_TESTS)),$(TOOL_TESTS))
 
-check-unit: $(UNIT_TESTS) tools $(CHECK_DEPS)
-	@$(if $(filter 1,$(SANITIZE)),echo "SANITIZE=1: not run here (shell and unit files only): $(SAN_SKIP_SUITES)";)
-	@B=$(B) $(if $(filter 1,$(SANITIZE)),STRESS_SCALE=4) \
-	    bash tests/run-tests $(UNIT_TESTS) $(CHECK_TOOL_TESTS)
+RUN_TESTS = B=$(B) $(if $(filter 1,$(SANITIZE)),STRESS_SCALE=4) bash tests/run-tests
+SAN_SKIP_NOTE = $(if $(filter 1,$(SANITIZE)),echo "SANITIZE=1: not run here (shell and unit files only): $(SAN_SKIP_SUITES)";)
+
+# The unit binaries and the tool scripts in one run (they share the two
+# cores), then each kind alone.
+check-suites: $(UNIT_TESTS) tools $(CHECK_DEPS)
+	@$(SAN_SKIP_NOTE)
+	@$(RUN_TESTS) $(UNIT_TESTS) $(CHECK_TOOL_TESTS)
+
+check-unit: $(UNIT_TESTS)
+	@$(RUN_TESTS) $(UNIT_TESTS)
+
+check-tools: tools $(CHECK_DEPS)
+	@$(SAN_SKIP_NOTE)
+	@$(RUN_TESTS) $(CHECK_TOOL_TESTS)
 
 # Only pidlock_* may leave the shared object.
 check-symbols: $(B)/$(LIB_SONAME)
@@ -256,6 +283,9 @@ check-symbols: $(B)/$(LIB_SONAME)
 
 demo: all $(B)/example
 	@sh tests/demo.sh $(B)
+
+# The header dependencies of every object built so far.
+-include $(wildcard $(B)/*.d $(B)/*/*.d $(B)/*/*/*.d)
 
 clean:
 	rm -rf build build-san $(filter-out build-aux,$(wildcard build-*))

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Included by the top-level Makefile: the mutual-exclusion torture
-# (tests/torture/, issue 6 section 1).
+# (tests/torture/).
 #
 #   make torture    the long run: TORTURE_PROCS workers complete
 #                   TORTURE_TOTAL critical sections in all (or
@@ -19,9 +19,9 @@ TORTURE_ARGS ?=
 
 TORTURE_OBJS := $(patsubst tests/torture/%.c,$(B)/tort/%.o,$(wildcard tests/torture/*.c))
 
-$(B)/tort/%.o: tests/torture/%.c tests/torture/torture.h tests/clock-ticks.h lib/pidlock.h $(B)/config.mk
+$(B)/tort/%.o: tests/torture/%.c $(B)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ilib -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -Ilib -c -o $@ $<
 
 # Next to the tools, which it runs (lockrun, lockstat, lockclean).
 $(B)/torture: $(TORTURE_OBJS) $(LIB_A)

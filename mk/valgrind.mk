@@ -56,13 +56,13 @@ VALGRIND_UNIT_CMD = $(VALGRIND_CMD) --errors-for-leak-kinds=none
 VALGRIND_EXCLUDE := test-install test-completion
 # VALGRIND_QUICK: also leave out the slowest suites -- test-hostile (the
 # whole catalogue through every tool, several hundred runs under memcheck,
-# over 25 minutes), test-systemd, test-sysvinit and the test-lock binary --
+# over 25 minutes), test-systemd, test-sysvinit and the test-lock-* binaries --
 # and scale the stress loops of the rest down (VALGRIND_SCALE, a divisor).
 # The lockrun, lockstat and lockclean suites still run every tool through
 # every option and state.
-VALGRIND_QUICK_EXCLUDE := test-hostile test-systemd test-sysvinit test-lock
+VALGRIND_QUICK_EXCLUDE := test-hostile test-systemd test-sysvinit test-lock-%
 # VALGRIND_CI: CI's run, which must fit its time budget: every unit binary
-# (test-lock too), and of the tool suites the tests below, which take each
+# (test-lock-* too), and of the tool suites the tests below, which take each
 # tool through its main paths once: every state, output format, exit code
 # class, recovery, signals, max time, the fault and hostile rows that run
 # quickly.  The full and quick runs cover the rest.

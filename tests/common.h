@@ -55,8 +55,10 @@ int reap(pid_t pid);
  * own kill() is the mock. */
 bool pid_in_use(pid_t pid);
 
-/* The number of open descriptors of this process. */
+/* The number of open descriptors of this process (asserted); -1 if
+ * /proc/self/fd cannot be read, without cmocka, for children. */
 int count_fds(void);
+int child_count_fds(void);
 
 /* Milliseconds on the monotonic clock. */
 int64_t now_ms(void);

@@ -1,7 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The fault matrix (issue 6, section 3), for real where the machine allows
-# it: a full tmpfs (blocks, inodes), a read-only bind mount, a directory
+# The fault matrix, for real where the machine allows it: a full tmpfs (blocks, inodes), a read-only bind mount, a directory
 # the caller may not write, descriptor exhaustion (ulimit -n), a name at
 # NAME_MAX and one byte more, paths longer than PATH_MAX, a signal every
 # millisecond while lockrun waits or supervises, and /proc missing.  Each

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The hostile input catalogue and the hostile places (issue 6, section 4).
+# The hostile input catalogue and the hostile places.
 #
 # Every file of tests/data/pidfiles/MANIFEST (the record corpus included)
 # is fed to lockstat (table, JSON, --status, --pid), lockclean (dry run and

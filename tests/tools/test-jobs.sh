@@ -27,7 +27,7 @@ pid_gone() { wait_until gone "$(cat "$1")" || fail "PID $(cat "$1") ($1) is stil
 # lines LOG SIGNUM: how many times the siglog command got SIGNUM
 lines() { grep -c "^$2 " "$1"; }
 
-# --- signals reach the job once (issue 20 item 5) ---------------------------
+# --- signals reach the job once ---------------------------------------------
 
 # kill -HUP -- -PGID of lockrun's group: the command gets it once, from lockrun.
 t_group_signal_once() {
@@ -56,7 +56,7 @@ t_timeout_signal_once() {
 		fail "SIGINT came from $(sed -n 's/^2 //p' log), not from lockrun"
 }
 
-# --- Ctrl-C (issue 20 items 6, 7) ------------------------------------------
+# --- Ctrl-C -----------------------------------------------------------------
 
 # ^C in a loop of lockruns ends the loop: lockrun dies by SIGINT, the lock free.
 t_ctrl_c_ends_shell_loop() {
@@ -97,7 +97,7 @@ t_foreground_ctrl_c() {
 	lock_free F
 }
 
-# --- dying by the signal (issue 19 item 3, issue 20 item 6) ----------------
+# --- dying by the signal ----------------------------------------------------
 
 t_dies_by_forwarded_signal() {
 	local tool s n
@@ -147,7 +147,7 @@ t_recovered_env() {
 unset"
 }
 
-# --- stopping the whole job (issue 19 item 2) ------------------------------
+# --- stopping the whole job -------------------------------------------------
 
 t_max_time_stops_background_children() {
 	export PIDLOCK_DIR=$T
@@ -200,7 +200,7 @@ t_leftover_named() {
 	kill -9 "$(cat d.pid)"
 }
 
-# --- the waiting line (issue 19 item 4) ------------------------------------
+# --- the waiting line -------------------------------------------------------
 
 HOLD='echo $$ >c.pid; while [ ! -e go ]; do sleep 0.01; done'
 is_waiting() { grep -q -- "-> .*:$(stat -c %i "$1") " /proc/locks; }
@@ -241,7 +241,7 @@ t_waiting_line_only_on_terminal() {
 	touch go
 }
 
-# --- signal names (issue 19 item 6) ----------------------------------------
+# --- signal names -----------------------------------------------------------
 
 t_signal_names() {
 	local s want
@@ -263,7 +263,7 @@ t_signal_names() {
 	done
 }
 
-# --- flock(1) exactness (issue 20 items 9-12) ------------------------------
+# --- flock(1) exactness -----------------------------------------------------
 
 # -n with -w: fail at once, as flock(1), whatever the order.
 t_nonblock_beats_wait() {

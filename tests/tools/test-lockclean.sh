@@ -244,7 +244,7 @@ t_dead_pidfile_with_more_lines() {
 
 # A live daemon's pidfile whose time says nothing true (clock stepped,
 # VM snapshot restored, touch -d): only proof of death removes, never the
-# file's time (issue 20 item 13).
+# file's time.
 t_pidfile_before_boot_kept() {
 	mkdir d
 	spawn sleep 1000 # alive: the file's time proves nothing against it

@@ -10,7 +10,7 @@ FLOCK=/usr/bin/flock # util-linux flock(1), not build/flock
 PY=$(command -v python3 || true)
 NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
 
-# --- helpers ---------------------------------------------------------------
+# --- helpers ----------------------------------------------------------------
 
 # Every test starts here: its lock directory is $L, and whatever it
 # started (listed in $T/.pids) is killed, by PID, when it ends.
@@ -130,7 +130,7 @@ hold() {
 	remember "$cmd"
 }
 
-# --- states ----------------------------------------------------------------
+# --- states -----------------------------------------------------------------
 
 t_live() {
 	setup
@@ -259,8 +259,7 @@ t_foreign() {
 # A plain pidfile written before its PID's current process started.
 # A live process's plain pidfile whose time says nothing true (a clock
 # stepped after boot, a restored VM snapshot, touch -d): the process is
-# alive, so the file is not stale -- only proof of death is (issue 20
-# item 13).  The doubt is reported, and --pid does not vouch for the PID.
+# alive, so the file is not stale -- only proof of death is.  The doubt is reported, and --pid does not vouch for the PID.
 t_plain_time_is_no_proof() {
 	setup
 	local now btime
@@ -357,7 +356,7 @@ t_corrupt() {
 }
 
 # PID 1 is alive and older than any file, so the start-time rule cannot
-# prove anything; a pidfile saying "1" is bad input (issue 4), and
+# prove anything; a pidfile saying "1" is bad input, and
 # kill "$(lockstat --pid F)" must never signal init.
 t_pid_one() {
 	setup
@@ -371,8 +370,7 @@ t_pid_one() {
 }
 
 # A plain pidfile saying 1, locked by flock(1) in another process: the
-# kernel names the holder, and --pid and "held by" name it, never init
-# (issue 20 item 4).
+# kernel names the holder, and --pid and "held by" name it, never init.
 t_pid_one_flocked() {
 	setup
 	echo 1 >"$L/one.pid"
@@ -388,7 +386,7 @@ t_pid_one_flocked() {
 }
 
 # OFD locks (--fcntl) show as PID -1 in /proc/locks; the holders are
-# named from fdinfo, as lslocks(8) does (issue 19 item 6).
+# named from fdinfo, as lslocks(8) does.
 ofd_locked() { [ -e "$1" ] && grep -q "OFDLCK.*:$(stat -c %i "$1") " /proc/locks; }
 t_ofd_holders() {
 	setup
@@ -422,7 +420,7 @@ resolve_as() {
 # One name is one lock for one user, whatever the environment: a login
 # session (XDG_RUNTIME_DIR), cron (no XDG_RUNTIME_DIR, another HOME),
 # sudo -u, ssh; root keeps /run/lock; another user's directory in its
-# place is refused (issue 19 item 5).
+# place is refused.
 t_name_dir_per_user() {
 	need_root || return 0
 	local u=$((40000 + $$ % 20000)) d got env
@@ -473,7 +471,7 @@ local_record() {
 # nobody forges a record naming init (with init's start time and its own
 # uid, so its file is "trusted" in a sticky directory) and holds the lock:
 # root's lockstat --pid, "held by" and the state name nobody's holder and
-# say the record lies (issue 20 item 4).
+# say the record lies.
 t_pid_forged_record() {
 	setup
 	need_root || return 0
@@ -586,7 +584,7 @@ t_other_pidns() {
 		fail "--pid printed '$out' ($(cat "/proc/$out/comm" 2>/dev/null)), the record's PID in the other namespace, not a holder of the lock (kernel holder: $h)"
 }
 
-# --- bad input that must not hang or be read -------------------------------
+# --- bad input that must not hang or be read --------------------------------
 
 t_sparse_1g() {
 	setup
@@ -611,7 +609,7 @@ t_sparse_1g() {
 	fi
 }
 
-# --- plain pidfiles of other programs --------------------------------------
+# --- plain pidfiles of other programs ---------------------------------------
 
 t_start_stop_daemon() {
 	setup
@@ -671,7 +669,7 @@ EOF
 	wait_until [ ! -e "$L/bsd.pid" ]
 }
 
-# --- LSB codes in one place ------------------------------------------------
+# --- LSB codes in one place -------------------------------------------------
 
 t_status_codes() {
 	setup
@@ -696,7 +694,7 @@ t_status_codes() {
 	expect_out ""
 }
 
-# --- output ----------------------------------------------------------------
+# --- output -----------------------------------------------------------------
 
 t_table_default() {
 	setup
@@ -863,7 +861,7 @@ t_quiet() {
 	expect_err ""
 }
 
-# --- arguments -------------------------------------------------------------
+# --- arguments --------------------------------------------------------------
 
 t_dir_arg() {
 	setup
@@ -1037,7 +1035,7 @@ t_usage() {
 	expect_status 64
 }
 
-# --- the property that matters ---------------------------------------------
+# --- the property that matters ----------------------------------------------
 
 # While lockstat inspects a lock in a tight loop, non-blocking acquirers
 # never fail because of it.  (Substituting "flock -n F true" for lockstat
@@ -1103,11 +1101,11 @@ t_never_takes_a_lock_syscalls() {
 	return 0
 }
 
-# --- watch -----------------------------------------------------------------
+# --- watch ------------------------------------------------------------------
 
 redraws() { printf '%s\n' "$out" | grep -c 'PATH *STATE'; }
 
-# -w INTERVAL as the issue writes it: "-w/--watch [INTERVAL]".
+# -w INTERVAL as the usage writes it: "-w/--watch [INTERVAL]".
 t_watch() {
 	setup
 	: >"$L/free.lock"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Output people and scripts can trust (issue 14): hostile names and
+# Output people and scripts can trust: hostile names and
 # messages (ESC, BEL, CR, LF, invalid UTF-8, 4-byte UTF-8, wide CJK,
 # combining marks) through every output mode of every tool, checked byte
 # by byte and decoded back; the table at COLUMNS=60 and 200; the JSON
@@ -81,7 +81,7 @@ EOF
 
 # --- lockstat ---------------------------------------------------------------
 
-# The table, -r, -P and -J, as the issue saw them on main.
+# The table, -r, -P and -J, on hostile names.
 t_lockstat_modes() {
 	make_names d
 	run lockstat -n -o PATH d
@@ -366,7 +366,7 @@ t_lockclean_sorted() {
 }
 
 # A target that cannot be looked at is in the report, -J included, and the
-# exit status says so (issue 12, item 6).
+# exit status says so.
 t_lockclean_target_errors() {
 	local long
 	long=$T/$(printf '%04100d' 0 | sed 's/0000/d\/d\//g')
@@ -448,8 +448,8 @@ t_lockrun_messages() {
 	expect_err "lockclean: $T/no\\x1bdir: No such file or directory"
 }
 
-# As root in a sticky 1777 directory where nobody made the names: the
-# issue's reproduction, through lockstat, lockstat -r and lockclean -v.
+# As root in a sticky 1777 directory where nobody made the names: seen
+# through lockstat, lockstat -r and lockclean -v.
 t_root_sees_nobodys_names() {
 	need_root || return 0
 	local dead n
@@ -502,7 +502,7 @@ t_lockstat_missing() {
 	expect_status 3
 }
 
-# -a without /proc/locks is an error, not an empty table (issue 12, item 6).
+# -a without /proc/locks is an error, not an empty table.
 t_lockstat_all_without_proc_locks() {
 	need_root || return 0
 	[ -z "$SANITIZED" ] || { skip_test "the sanitizers' runtime needs /proc"; return 0; }

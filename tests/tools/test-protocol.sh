@@ -40,7 +40,7 @@ mixed_worker() {
 	done
 }
 
-# Issue 19 item 1: four workers, half lockrun, half flock(1), meet on a path
+# Four workers, half lockrun, half flock(1), meet on a path
 # that does not exist at the start (a new path each round, since the race
 # is at creation and at the release of a file lockrun created): neither
 # unlinks nor replaces the file they share, so no two are ever inside.
@@ -63,7 +63,7 @@ t_mixed_with_flock1() {
 	done
 }
 
-# --- files planted by an untrusted user (issue 20 item 1) --------------------
+# --- files planted by an untrusted user -------------------------------------
 
 AS_NOBODY="setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups"
 
@@ -130,7 +130,7 @@ t_root_busy_on_planted_locked_file() {
 	touch s/n.go
 }
 
-# --- lockrun -U: what the command inherits (issue 20 items 2 and 3) ---------
+# --- lockrun -U: what the command inherits ----------------------------------
 
 # The command, as nobody, finds every descriptor it has to the lock file
 # and tries every write it can through each: write, pwrite, ftruncate,
@@ -189,7 +189,7 @@ t_user_record_uid() {
 	done
 }
 
-# --- the holder's descriptor names the real path (issue 19 item 6) ---------
+# --- the holder's descriptor names the real path ----------------------------
 
 # A lock file lockrun creates is published by renaming a named temporary
 # file, so /proc/PID/fd (and lslocks, which reads it) of the holder and of

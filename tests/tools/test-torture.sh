@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# The mutual-exclusion torture, short (issue 6, section 1): a few hundred
+# The mutual-exclusion torture, short: a few hundred
 # acquisitions through the library and lockrun with the chaos on -- holders
 # and waiters SIGKILLed, lockclean and lockstat in loops, and as root PID
 # reuse in a PID namespace -- must end with no violation, the counter equal

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Crash at every step (issue 6, section 2).
+ * Crash at every step.
  *
  * For each operation (create, create without O_TMPFILE, recover a stale
  * file, update, release, in the default mode that keeps the file and with

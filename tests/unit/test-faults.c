@@ -600,7 +600,7 @@ static void update_pwrite_fails(void **state)
 /* --- a cleaner during a creation without O_TMPFILE ------------------------- */
 
 /*
- * Issue 20 item 14: a named temporary file is unlocked between its openat
+ * A named temporary file is unlocked between its openat
  * and its flock; a cleaner there (what lockclean runs: pidlock_clean_at)
  * may remove it.  The creator must start again rather than fail.
  */

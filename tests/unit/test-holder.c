@@ -17,35 +17,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "harness.h"
 #include "internal.h"
-
-#define DEADLINE_MS 10000
 
 struct kid {
 	struct gate ready, done;
 	char path[512];
 	pid_t waiter; /* release when this process waits for the lock */
+	dev_t dev;
 	ino_t ino;
 };
-
-/* Does /proc/locks show pid waiting for a lock on inode ino? */
-static bool waits_on(pid_t pid, ino_t ino)
-{
-	char buf[1 << 16], want[64], *line;
-	ssize_t n = read_file("/proc/locks", buf, sizeof(buf));
-
-	if (n <= 0)
-		return false;
-	snprintf(want, sizeof(want), " %d ", (int)pid);
-	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-		char inode[32];
-		snprintf(inode, sizeof(inode), ":%llu ", (unsigned long long)ino);
-		if (strstr(line, "->") && strstr(line, want) && strstr(line, inode))
-			return true;
-	}
-	return false;
-}
 
 /*
  * Holds an exclusive flock of its own; lets go when told through the
@@ -63,7 +44,7 @@ static int holder_main(void *arg)
 	gate_pass(&k->ready);
 	if (!k->waiter)
 		return gate_wait_ms(&k->done, DEADLINE_MS) ? 0 : 2;
-	while (!waits_on(k->waiter, k->ino))
+	while (!proc_locks_has(k->dev, k->ino, true, k->waiter))
 		if (now_ms() > end)
 			return 3;
 	return 0; /* exiting releases the lock */
@@ -76,6 +57,7 @@ static pid_t hold(struct kid *k, const char *name, pid_t waiter)
 
 	snprintf(k->path, sizeof(k->path), "%s", test_path(name));
 	assert_int_equal(stat(k->path, &st), 0);
+	k->dev = st.st_dev;
 	k->ino = st.st_ino;
 	k->waiter = waiter;
 	gate_open(&k->ready);
@@ -121,8 +103,8 @@ static void write_foreign_ns_record(const char *name, pid_t pid)
 /*
  * A locked record that cannot be checked from here (another PID
  * namespace): the conflict names the holder the kernel shows, not the
- * record's PID, which means nothing in this namespace (issue 12 item 6:
- * describe() used to skip /proc/locks for such records).
+ * record's PID, which means nothing in this namespace (the judgement
+ * once skipped /proc/locks for such records).
  */
 static void busy_uncheckable_record_names_kernel_holder(void **state)
 {
@@ -153,7 +135,7 @@ static void busy_uncheckable_record_names_kernel_holder(void **state)
  * A descriptor handle (flock(1)'s "flock 9") that waits and gets the lock
  * never reads /proc/locks: reading it stalls every locker on the machine,
  * and only a caller that does not get the lock needs to know who holds it
- * (issue 12 item 6).  One that times out is told who holds it.
+ *.  One that times out is told who holds it.
  */
 static void fd_handle_reads_no_locks_when_it_gets_the_lock(void **state)
 {

@@ -518,7 +518,7 @@ static void expect_doubted_foreign(const char *name, pid_t pid, const char *why)
  * The file's time says its PID's process started after it was written
  * (a reuse, or a stepped clock, a restored snapshot, touch -d): only proof
  * of death makes a plain pidfile stale, so the live process keeps it; the
- * doubt is reported and the PID is not vouched for (issue 20 item 13).
+ * doubt is reported and the PID is not vouched for.
  */
 static void plain_started_after_mtime_is_doubted(void **state)
 {
@@ -556,7 +556,7 @@ static void plain_started_before_mtime_is_foreign(void **state)
 /*
  * A pidfile older than this boot names a live process: a clock stepped
  * after boot, a VM snapshot or touch -d make such files, so the time is a
- * doubt, not a verdict; with its PID dead it is stale (issue 20 item 13).
+ * doubt, not a verdict; with its PID dead it is stale.
  */
 static void plain_written_before_boot_is_doubted(void **state)
 {
@@ -697,8 +697,7 @@ static void expect_named_holders(const struct pidlock_info *info, pid_t a,
 /*
  * Holders of OFD locks (lockrun --fcntl, flock --fcntl) are named: the
  * kernel shows them as PID -1 in /proc/locks but lists each in the fdinfo
- * of the descriptors that hold them, as lslocks(8) reads it (issue 19
- * item 6).  Two open file descriptions of this process and one of a child
+ * of the descriptors that hold them, as lslocks(8) reads it.  Two open file descriptions of this process and one of a child
  * hold read locks on the same range; the snapshot counts three locks.
  */
 static void ofd_holders_are_named(void **state)

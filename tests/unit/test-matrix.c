@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The library's side of the fault matrix and of the hostile input
- * catalogue (issue 6, sections 3 and 4): descriptor exhaustion at every
- * level, NAME_MAX and PATH_MAX, a signal every millisecond during a wait
+ * catalogue: descriptor exhaustion at every level, NAME_MAX and PATH_MAX, a signal every millisecond during a wait
  * (with and without SA_RESTART), every catalogue file of
  * tests/data/pidfiles/MANIFEST through pidlock_inspect(), pidlock_acquire()
  * and, with lockclean's own policy, pidlock_clean_judgeat() (the dry run)
@@ -31,45 +30,8 @@
 #include <unistd.h>
 
 #include "../../cmd/policy.h"
-#include "common.h"
+#include "harness.h"
 #include "internal.h"
-
-/* kill() is mock.c's, which fails on any real signal: the test's own. */
-static int sys_kill(pid_t pid, int sig)
-{
-	return (int)syscall(SYS_kill, pid, sig);
-}
-
-/* A child that sleeps until killed: a live PID for pidfiles. */
-static pid_t pauser(void)
-{
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		for (;;)
-			pause();
-	}
-	return pid;
-}
-
-static void pauser_end(pid_t pid)
-{
-	sys_kill(pid, SIGKILL);
-	reap(pid);
-}
-
-/* A PID that no process has: a child that exited and was reaped. */
-static pid_t dead_pid(void)
-{
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(0);
-	reap(pid);
-	return pid;
-}
 
 /* A complete record of a dead holder on this host: a stale lock file. */
 static void write_stale(const char *path)
@@ -89,22 +51,6 @@ static void write_stale(const char *path)
 	len = pidlock__record_format(&rec, buf, sizeof(buf));
 	assert_true(len > 0);
 	write_file(path, buf, (size_t)len);
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
-}
-
-/* Nothing left that names a holder: no file, or (pidlock(5): the file
- * is kept and emptied on release) an empty regular file. */
-static bool released(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) < 0 || (S_ISREG(st.st_mode) && st.st_size == 0);
 }
 
 static bool under_valgrind(void);
@@ -535,7 +481,7 @@ static void storm_round(int sa_flags)
 	assert_int_equal(r, 0);
 	assert_int_equal(pidlock_recovered(lock), 1);
 	assert_int_equal(pidlock_release(lock), 0);
-	reap(foreign);
+	pauser_end(foreign);
 	pidlock_free(lock);
 
 	/* nothing left behind: handler, mask, descriptors */
@@ -888,7 +834,6 @@ static int judge_without_proc(void *arg)
 	struct pidlock_snapshot *snap;
 	struct pidlock_info info;
 
-	setenv("CMOCKA_TEST_ABORT", "1", 1);
 	if (unshare(CLONE_NEWNS) < 0 ||
 	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    umount2("/proc", MNT_DETACH) < 0)
@@ -920,10 +865,8 @@ static void proc_missing(void **state)
 	gate_open(&h.release);
 	holder = spawn(hold_until_released, &h);
 	assert_true(gate_wait_ms(&h.ready, 10000));
-	judge = fork();
-	assert_true(judge >= 0);
-	if (judge == 0)
-		_exit(judge_without_proc((void *)h.path));
+	judge = kid_fork(judge_without_proc, (void *)h.path);
+	assert_true(judge > 0);
 	r = reap(judge);
 	gate_pass(&h.release);
 	assert_int_equal(reap(holder), 0);

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pidlock_inspect() and pidlock_inspectat() on the basic states, with real
+ * processes: no file, a live holder, a killed one, a kept file nobody
+ * holds, a plain pidfile of a live process.  Inspection judges and never
+ * changes anything: each test also checks the file is as it was.
+ *
+ * The fine points of the judgement (PID reuse, boots, hosts, namespaces,
+ * doubts) are test-judge's; this is the public entry point over them.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* The file's bytes and metadata, to show inspection left it alone. */
+struct look {
+	char text[PIDLOCK_RECORD_MAX + 1];
+	ssize_t len;
+	struct stat st;
+};
+
+static void look_at(const char *path, struct look *l)
+{
+	memset(l, 0, sizeof(*l));
+	assert_int_equal(lstat(path, &l->st), 0);
+	l->len = read_file(path, l->text, sizeof(l->text));
+}
+
+static void expect_untouched(const char *path, const struct look *before)
+{
+	struct look now;
+
+	look_at(path, &now);
+	assert_int_equal(now.len, before->len);
+	assert_memory_equal(now.text, before->text, (size_t)before->len);
+	assert_int_equal(now.st.st_ino, before->st.st_ino);
+	assert_int_equal(now.st.st_mtim.tv_sec, before->st.st_mtim.tv_sec);
+	assert_int_equal(now.st.st_mtim.tv_nsec, before->st.st_mtim.tv_nsec);
+}
+
+static void expect_state(const struct pidlock_info *info,
+			 enum pidlock_state want)
+{
+	if (info->state != want)
+		fail_msg("inspected as %s (%s), expected %s",
+			 pidlock_state_name(info->state), info->reason,
+			 pidlock_state_name(want));
+	assert_true(info->reason[0] != '\0');
+}
+
+static void missing_file_is_none(void **state)
+{
+	struct pidlock_info info;
+
+	(void)state;
+	assert_int_equal(pidlock_inspect(test_path("none.lock"), NULL, &info), 0);
+	assert_int_equal(info.state, PIDLOCK_STATE_NONE);
+	assert_int_equal(info.type, PIDLOCK_TYPE_NONE);
+	assert_int_equal(info.pid, 0);
+	assert_int_equal(info.live_pid, 0);
+}
+
+static void live_holder_is_named(void **state)
+{
+	const char *path = test_path("live.lock");
+	struct pidlock_info info;
+	struct look before;
+	struct holder h;
+
+	(void)state;
+	holder_start(&h, path, 0);
+	look_at(path, &before);
+	assert_int_equal(pidlock_inspect(path, NULL, &info), 0);
+	expect_state(&info, PIDLOCK_STATE_LIVE);
+	assert_int_equal(info.type, PIDLOCK_TYPE_PIDLOCK);
+	assert_true(info.has_record);
+	assert_int_equal(info.pid, h.pid);
+	assert_int_equal(info.record.pid, h.pid);
+	assert_int_equal(info.live_pid, h.pid);
+	assert_int_equal(info.nholders, 1);
+	assert_int_equal(info.holders[0].pid, h.pid);
+	assert_true(info.holders[0].exclusive);
+	assert_false(info.holders[0].waiting);
+	assert_int_equal(info.ino, before.st.st_ino);
+	expect_untouched(path, &before);
+	holder_stop(&h); /* its lock was never disturbed: it releases */
+}
+
+static void killed_holder_is_stale_and_kept(void **state)
+{
+	const char *path = test_path("stale.lock");
+	struct pidlock_info info;
+	struct look before;
+	pid_t dead;
+
+	(void)state;
+	dead = make_stale(path);
+	look_at(path, &before);
+	assert_int_equal(pidlock_inspect(path, NULL, &info), 0);
+	expect_state(&info, PIDLOCK_STATE_STALE);
+	assert_int_equal(info.pid, dead);
+	assert_int_equal(info.live_pid, 0);
+	assert_int_equal(info.nholders, 0);
+	expect_untouched(path, &before); /* judged, not removed */
+}
+
+static void released_kept_file_is_free(void **state)
+{
+	const char *path = test_path("kept.lock");
+	struct pidlock_info info;
+	struct holder h;
+
+	(void)state;
+	holder_start(&h, path, PIDLOCK_KEEP);
+	holder_stop(&h);
+	assert_true(exists(path));
+	assert_int_equal(pidlock_inspect(path, NULL, &info), 0);
+	expect_state(&info, PIDLOCK_STATE_FREE);
+	assert_int_equal(info.pid, 0);
+	assert_int_equal(info.size, 0);
+}
+
+static void plain_pidfile_of_live_process_is_foreign(void **state)
+{
+	const char *path = test_path("plain.pid");
+	struct pidlock_info info;
+	struct look before;
+	char text[32];
+	pid_t live = pauser();
+
+	(void)state;
+	snprintf(text, sizeof(text), "%d\n", (int)live);
+	write_file(path, text, strlen(text));
+	look_at(path, &before);
+	assert_int_equal(pidlock_inspect(path, NULL, &info), 0);
+	expect_state(&info, PIDLOCK_STATE_FOREIGN);
+	assert_int_equal(info.type, PIDLOCK_TYPE_PLAIN);
+	assert_int_equal(info.pid, live);
+	assert_false(info.has_record);
+	expect_untouched(path, &before);
+	pauser_end(live);
+}
+
+/* A snapshot and a directory descriptor give the same answer. */
+static void snapshot_and_dirfd_agree(void **state)
+{
+	const char *path = test_path("at.lock");
+	struct pidlock_snapshot *snap;
+	struct pidlock_info plain, snapped, at;
+	struct holder h;
+	int dirfd;
+
+	(void)state;
+	holder_start(&h, path, 0);
+	assert_int_equal(pidlock_snapshot_new(&snap), 0);
+	dirfd = open(test_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dirfd >= 0);
+	assert_int_equal(pidlock_inspect(path, NULL, &plain), 0);
+	assert_int_equal(pidlock_inspect(path, snap, &snapped), 0);
+	assert_int_equal(pidlock_inspectat(dirfd, "at.lock", snap, &at), 0);
+	close(dirfd);
+	pidlock_snapshot_free(snap);
+	expect_state(&plain, PIDLOCK_STATE_LIVE);
+	expect_state(&snapped, PIDLOCK_STATE_LIVE);
+	expect_state(&at, PIDLOCK_STATE_LIVE);
+	assert_int_equal(snapped.live_pid, h.pid);
+	assert_int_equal(at.live_pid, h.pid);
+	assert_int_equal(at.ino, plain.ino);
+	holder_stop(&h);
+}
+
+/* An unreadable request is an error, not a state. */
+static void bad_arguments_are_errors(void **state)
+{
+	struct pidlock_info info;
+
+	(void)state;
+	assert_int_equal(pidlock_inspect(NULL, NULL, &info), -EINVAL);
+	assert_int_equal(pidlock_inspect(test_path("x.lock"), NULL, NULL), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(missing_file_is_none, test_cleanup),
+		cmocka_unit_test_teardown(live_holder_is_named, test_cleanup),
+		cmocka_unit_test_teardown(killed_holder_is_stale_and_kept, test_cleanup),
+		cmocka_unit_test_teardown(released_kept_file_is_free, test_cleanup),
+		cmocka_unit_test_teardown(plain_pidfile_of_live_process_is_foreign, test_cleanup),
+		cmocka_unit_test_teardown(snapshot_and_dirfd_agree, test_cleanup),
+		cmocka_unit_test_teardown(bad_arguments_are_errors, test_cleanup),
+	};
+
+	return cmocka_run_group_tests_name("inspect", tests, test_dir_setup,
+					   test_dir_teardown);
+}
