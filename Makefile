@@ -161,7 +161,7 @@ LOCKRUN_OBJS = $(B)/cmd/lockrun.o $(B)/cmd/job.o $(B)/cmd/format.o
 $(B)/lockrun: $(B)/cmd/job.o $(B)/cmd/format.o
 $(B)/lockstat: $(B)/cmd/format.o $(B)/cmd/fdpath.o
 
-# lockclean's removal policy lives in a file of its own: test-matrix
+# lockclean's removal policy lives in a file of its own: test-catalogue
 # judges the hostile catalogue with it.
 $(B)/lockclean: $(B)/cmd/policy.o
 
@@ -217,7 +217,7 @@ $(ROOT_TESTS): $(B)/test/%: $(B)/test/unit/%.o $(B)/test/root.o $(TEST_COMMON) $
 	$(TEST_LINK)
 
 # The catalogue test judges with lockclean's own policy (see above).
-$(B)/test/test-matrix: $(B)/cmd/policy.o
+$(B)/test/test-catalogue: $(B)/cmd/policy.o
 
 # --- fragments ------------------------------------------------------------
 # Each mk/*.mk adds one area (install, dist, bench, fuzz, torture, ...).

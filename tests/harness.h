@@ -87,6 +87,8 @@ bool has_pidfd(pid_t pid);
 bool wait_for(bool (*cond)(void *), void *arg, int ms);
 /* No leftover temporary file of a creation or a break in test_dir. */
 void assert_no_temp_files(void);
+/* Whether this process runs under valgrind. */
+bool under_valgrind(void);
 
 /* --- a child that holds a lock until told to let go --- */
 

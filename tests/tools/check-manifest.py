@@ -68,7 +68,7 @@ def check_json(mode, report, d, manifest):
         if r["state"] != w["state"]:
             v.err("%s: state %s (%s), expected %s" % (p, r["state"], r.get("reason"), w["state"]))
         # lockclean gives its own reason for what it keeps, dry or real
-        # (test-matrix checks that the two runs give the same reasons)
+        # (test-catalogue checks that the two runs give the same reasons)
         if (mode == "lockstat" or r.get("action") != "kept") and \
                 not re.search(w["reason"], r.get("reason") or ""):
             v.err("%s: reason %r does not match /%s/" % (p, r.get("reason"), w["reason"]))
