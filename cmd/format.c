@@ -67,9 +67,9 @@ static void holders_text(const struct pidlock_info *info, char *buf,
 }
 
 /* The command name of pid, from /proc (only read, never signalled), as
- * the kernel has it: not escaped.  struct pidlock_info names processes
- * by PID only (record.comm is what a record claims): this name is shown,
- * never judged. */
+ * the kernel has it: not escaped.  For the kernel's holders, which the
+ * library names by PID only (as lslocks(8) does, the name is read when
+ * shown): shown, never judged. */
 void proc_comm(pid_t pid, char *buf, size_t size)
 {
 	char path[32];
@@ -94,7 +94,7 @@ void format_holder(const struct pidlock_info *info, char *buf, size_t size)
 	if (!info->has_record && info->pid > 0 && info->nholders == 0) {
 		/* A plain pidfile of a live process: name it, as pgrep would,
 		 * unless the system contradicts the file (then say so). */
-		proc_comm(info->pid, who, sizeof(who));
+		strlcpy(who, info->record.comm, sizeof(who));
 		if (info->live_pid)
 			snprintf(buf, size, "held by PID %d (%s), per its pidfile",
 				 (int)info->pid, who[0] ? esc(who) : "?");

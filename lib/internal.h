@@ -37,6 +37,7 @@ struct pidlock__proc {
 	bool zombie;      /* state Z or X: dead but not reaped */
 	bool start_known; /* start_time is valid */
 	uint64_t start_time;
+	char comm[16];    /* its command name, when it exists */
 };
 
 /* The facts about this process and machine that go into a record. */

@@ -151,6 +151,8 @@ static void judge_plain(pid_t pid, const struct stat *st,
 			  : before_boot ? " (written before the last boot)" : "");
 		return;
 	}
+	/* No record to name the command: say what the system calls it. */
+	strlcpy(info->record.comm, proc.comm, sizeof(info->record.comm));
 	started = started_at(&proc, &self);
 	if (before_boot)
 		info->doubts |= PIDLOCK_DOUBT_START;

@@ -153,6 +153,10 @@ struct pidlock_info {
  * file's PID, unless that is 1 or in doubt.  Never the PID of a file
  * nobody holds, never PID 1 read from a file.  Use it, not pid, to signal
  * or report the holder.
+ *
+ * A plain pidfile has no record (has_record 0), but when the process it
+ * names lives, record.comm is that process's command name as /proc tells
+ * it (the rest of record stays empty): a name to show, not a proof.
  */
 #define PIDLOCK_DOUBT_UNPROVEN 0x01u /* the named PID does not hold the lock */
 #define PIDLOCK_DOUBT_UID      0x02u /* the named process runs as another uid

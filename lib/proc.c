@@ -88,19 +88,24 @@ bool pidlock__pid_valid(pid_t pid)
 }
 
 /*
- * Parses state and start time from /proc/PID/stat.  The command name in
- * parentheses may itself contain ") ", so parse after the last ')'.
+ * Parses the command name, state and start time from /proc/PID/stat.  The
+ * name in parentheses may itself contain ") ", so the fields start after
+ * the last ')'.  comm may be NULL.
  */
-static int parse_stat(const char *buf, char *state, uint64_t *start)
+static int parse_stat(const char *buf, char *comm, size_t comm_size,
+		      char *state, uint64_t *start)
 {
-	const char *p = strrchr(buf, ')');
+	const char *open = strchr(buf, '('), *p = strrchr(buf, ')');
 	unsigned long long st;
 
-	if (!p || sscanf(p + 1,
-			 " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u"
-			 " %*d %*d %*d %*d %*d %*d %llu", state, &st) != 2)
+	if (!open || !p || p < open ||
+	    sscanf(p + 1,
+		   " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u"
+		   " %*d %*d %*d %*d %*d %*d %llu", state, &st) != 2)
 		return -EBADMSG;
 	*start = st;
+	if (comm)
+		snprintf(comm, comm_size, "%.*s", (int)(p - open - 1), open + 1);
 	return 0;
 }
 
@@ -109,7 +114,8 @@ static int parse_stat(const char *buf, char *state, uint64_t *start)
  * fields we need (up to 22) come within the first few hundred bytes even
  * if a longer line were cut.  Saves the read that would only see EOF.
  */
-static int stat_of(pid_t pid, char *state, uint64_t *start)
+static int stat_of(pid_t pid, char *comm, size_t comm_size, char *state,
+		   uint64_t *start)
 {
 	char path[32], buf[1024];
 	ssize_t n;
@@ -127,7 +133,7 @@ static int stat_of(pid_t pid, char *state, uint64_t *start)
 	if (n < 0)
 		return -err;
 	buf[n] = '\0';
-	return parse_stat(buf, state, start);
+	return parse_stat(buf, comm, comm_size, state, start);
 }
 
 /*
@@ -175,7 +181,8 @@ static int proc_read_uncached(pid_t pid, struct pidlock__proc *proc)
 	memset(proc, 0, sizeof(*proc));
 	if (!pidlock__pid_valid(pid))
 		return -EINVAL;
-	r = stat_of(pid, &state, &proc->start_time);
+	r = stat_of(pid, proc->comm, sizeof(proc->comm), &state,
+		    &proc->start_time);
 	if (r == 0) {
 		proc->exists = true;
 		proc->start_known = true;
@@ -213,18 +220,13 @@ int pidlock__proc_identity(pid_t pid, uint64_t *start_time, uint64_t *pidns,
 	char path[40], state;
 	int r;
 
-	r = stat_of(pid, &state, start_time);
+	/* The name in /proc/PID/stat is /proc/PID/comm's: one read less. */
+	r = stat_of(pid, comm, comm_size, &state, start_time);
 	if (r < 0)
 		return r == -ENOENT ? -ESRCH : r;
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
 	*pidns = pidns_of(path);
 	*uid = pid == getpid() ? geteuid() : euid_of(pid);
-	if (comm) {
-		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-		if (read_text(path, comm, comm_size) < 0)
-			strlcpy(comm, "?", comm_size);
-		comm[strcspn(comm, "\n")] = '\0';
-	}
 	return 0;
 }
 
@@ -277,7 +279,7 @@ static int load_self(struct pidlock__self *self)
 	self->clock_ticks = sysconf(_SC_CLK_TCK);
 	self->boot_time = boot_time();
 	self->pid = getpid();
-	return stat_of(self->pid, &(char){ 0 }, &self->start_time);
+	return stat_of(self->pid, NULL, 0, &(char){ 0 }, &self->start_time);
 }
 
 /*

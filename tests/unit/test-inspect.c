@@ -130,7 +130,7 @@ static void plain_pidfile_of_live_process_is_foreign(void **state)
 	const char *path = test_path("plain.pid");
 	struct pidlock_info info;
 	struct look before;
-	char text[32];
+	char text[32], comm[64];
 	pid_t live = pauser();
 
 	(void)state;
@@ -142,6 +142,11 @@ static void plain_pidfile_of_live_process_is_foreign(void **state)
 	assert_int_equal(info.type, PIDLOCK_TYPE_PLAIN);
 	assert_int_equal(info.pid, live);
 	assert_false(info.has_record);
+	/* No record, but the system names the process (the pauser is a
+	 * fork of this test, so it has this process's name). */
+	assert_true(read_file("/proc/self/comm", comm, sizeof(comm)) > 0);
+	comm[strcspn(comm, "\n")] = '\0';
+	assert_string_equal(info.record.comm, comm);
 	expect_untouched(path, &before);
 	pauser_end(live);
 }
