@@ -12,7 +12,10 @@
 # (never hangs) and under strace (never calls kill, tgkill, tkill,
 # pidfd_send_signal or rt_*sigqueueinfo), sacrificial processes named by
 # the files survive, and nothing outside the lock directory changes (names,
-# modes, owners, sizes, contents, mtimes and ctimes).
+# modes, owners, sizes, contents, mtimes and ctimes).  As root, in a PID
+# namespace of its own (in-pidns): the PIDs the static files name are then
+# nobody's.
+[ -n "${PIDLOCK_IN_PIDNS:-}" ] || exec "$(dirname "$0")/in-pidns" bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
 DATA=$TOP/tests/data/pidfiles
