@@ -25,7 +25,7 @@ FUZZ_CFLAGS = $(WARN) -g -O1 $(FUZZ_SAN) -Ilib -Icmd -Itests/fuzz
 FUZZ_DIR := $(B)/fuzz
 
 # What each harness is built from, besides its own tests/fuzz/fuzz-<h>.c.
-FUZZ_SRCS_record := lib/record.c
+FUZZ_SRCS_record := lib/record.c lib/proc.c
 FUZZ_SRCS_duration := cmd/common.c $(LIB_SRCS)
 FUZZ_SRCS_options := cmd/common.c $(LIB_SRCS)
 

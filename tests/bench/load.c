@@ -147,8 +147,9 @@ int cmd_contend(int argc, char **argv)
 /*
  * hold DIR FIRST COUNT live|stale: take COUNT pidlocks DIR/lock-NNNNNNN
  * with libpidlock, so that they are real records of this process.  live:
- * say "ready" and keep them until stdin closes; stale: exit holding them,
- * which leaves records of a dead process.
+ * say "ready" and keep them until stdin closes; stale: take them with
+ * PIDLOCK_UNLINK and exit holding them, which leaves records of a dead
+ * process that lockclean removes.
  */
 int cmd_hold(int argc, char **argv)
 {
@@ -168,8 +169,11 @@ int cmd_hold(int argc, char **argv)
 
 		snprintf(path, sizeof(path), "%s/lock-%07ld", argv[1], i);
 		r = pidlock_new(&lock, path);
+		/* Stale ones as lockclean removes them: records of files that
+		 * their holder would have removed (keep=1 ones stay for good). */
 		if (r == 0)
-			r = pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT);
+			r = pidlock_acquire(lock, live ? 0 : PIDLOCK_UNLINK,
+					    PIDLOCK_NO_WAIT);
 		if (r < 0)
 			errx(1, "%s: %s", path, pidlock_strerror(r));
 	}
