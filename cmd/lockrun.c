@@ -521,13 +521,17 @@ static void drop_privileges(const struct target_user *u)
 
 /*
  * dropped: a pipe's write end, closed once the privileges are dropped (the
- * parent then records the command's uid, not ours), or -1.  The lock
+ * parent then records the command's uid, not ours), or -1; recorded: the
+ * read end of the pipe the parent closes once the record says so, so that
+ * the command never reads a record of the uid it no longer has.  The lock
  * descriptor handed to the command is read-only (pidlock(5)): the command
  * holds the lock but cannot change the record.
  */
 static void run_command(const struct opts *o, struct pidlock *lock,
-			const struct target_user *u, int dropped)
+			const struct target_user *u, int dropped, int recorded)
 {
+	char c;
+
 	int fd = pidlock_fd(lock);
 
 	/* The command holds the lock through our open file description. */
@@ -539,6 +543,11 @@ static void run_command(const struct opts *o, struct pidlock *lock,
 		drop_privileges(u);
 	if (dropped >= 0)
 		close(dropped);
+	if (recorded >= 0) {
+		while (read(recorded, &c, 1) < 0 && errno == EINTR)
+			;
+		close(recorded);
+	}
 	if (o->verbose)
 		printf("%s: executing %s\n", getprogname(), esc(o->argv[0]));
 	fflush(stdout);
@@ -574,7 +583,7 @@ static struct job_end fork_and_supervise(const struct opts *o,
 	struct job_end end;
 	sigset_t old;
 	pid_t child;
-	int r, dropped[2] = { -1, -1 };
+	int r, dropped[2] = { -1, -1 }, recorded[2] = { -1, -1 };
 	bool handed;
 	char c;
 
@@ -584,8 +593,9 @@ static struct job_end fork_and_supervise(const struct opts *o,
 	/* Orphans of the command come to us: we can stop them with the rest
 	 * of the job, and tell when none is left. */
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if (handed && o->user && pipe2(dropped, O_CLOEXEC) < 0)
-		dropped[0] = dropped[1] = -1; /* the record may then say uid 0 */
+	if (handed && o->user && (pipe2(dropped, O_CLOEXEC) < 0 ||
+				  pipe2(recorded, O_CLOEXEC) < 0))
+		recorded[0] = recorded[1] = -1; /* the record may then say uid 0 */
 	fflush(stdout);
 	child = fork();
 	if (child < 0)
@@ -595,7 +605,9 @@ static struct job_end fork_and_supervise(const struct opts *o,
 		job_child_setup(own_group);
 		if (dropped[0] >= 0)
 			close(dropped[0]);
-		run_command(o, lock, u, dropped[1]);
+		if (recorded[1] >= 0)
+			close(recorded[1]);
+		run_command(o, lock, u, dropped[1], recorded[0]);
 	}
 	job_parent_setup(child, own_group);
 	if (dropped[1] >= 0) { /* the record names the uid the command runs as */
@@ -607,6 +619,10 @@ static struct job_end fork_and_supervise(const struct opts *o,
 	if (handed && (r = pidlock_update(lock, child)) < 0 && r != -EINVAL)
 		warnx("%s: cannot record PID %d: %s", esc(pidlock_path(lock)),
 		      (int)child, pidlock_strerror(r));
+	if (recorded[1] >= 0) { /* the command may start now */
+		close(recorded[0]);
+		close(recorded[1]);
+	}
 	end = job_supervise(&jo, child, own_group);
 	if (handed)
 		take_back_if_alone(lock);
@@ -683,7 +699,7 @@ int main(int argc, char **argv)
 	if (!o.argv)
 		return EX_OK; /* FD form: the caller's descriptor keeps the lock */
 	if (o.no_fork)
-		run_command(&o, the_lock, &u, -1);
+		run_command(&o, the_lock, &u, -1, -1);
 	end = fork_and_supervise(&o, the_lock, &u);
 	pidlock_free(the_lock);
 	if (end.die_by)
