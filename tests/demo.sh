@@ -65,7 +65,7 @@ show $lockrun -n --verbose -N backup sh -c 'echo "command sees LOCKRUN_RECOVERED
 step "lockstat: who holds what (a live job, a stale lock, a daemon's pidfile)"
 $lockrun -N report -m "monthly report" sleep 60 &
 report=$!
-$lockrun -N crashed sleep 60 &
+$lockrun --remove -N crashed sleep 60 &  # a pidfile: lockclean removes it once stale
 crashed=$!
 wait_for "$demo/report.lock"
 wait_named "$demo/crashed.lock" $crashed
