@@ -98,9 +98,11 @@ need_root() { [ "$(id -u)" = 0 ] || { skip_test "needs root (run as root; CI doe
 
 # run CMD...: runs with a safety limit that only catches a hang (RUN_LIMIT
 # seconds: 60, and 120 under memcheck, where every tool runs 20-50 times
-# slower); sets $status, $out, $err.  Never a measure: under ASan on a
-# machine whose cores were busy, a one-second `timeout 1 lockstat -w`
-# once took over 20 s.
+# slower); sets $status, $out, $err.  Never a measure.  Not for a command
+# that must end by a signal under ASan: timeout(1) follows its signal with
+# SIGCONT to its process group, which cancels the SIGSTOP of the leak
+# check's ptrace attach at exit, and the process then never ends (see
+# watch() in test-lockstat-output.sh).
 RUN_LIMIT=${RUN_LIMIT:-$([ -n "${VALGRIND:-}" ] && echo 120 || echo 60)}
 run() {
 	timeout -k 2 "$RUN_LIMIT" "$@" >"$T/.out" 2>"$T/.err"
