@@ -10,7 +10,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 debdir=$(cd "$1" && pwd)
-version=$(sed -n 's/^VERSION *:= *//p' "$top/Makefile")
+version=$(sed -n 's/^#define PIDLOCK_VERSION_STRING "\(.*\)"/\1/p' "$top/lib/pidlock.h")
 arch=$(dpkg --print-architecture)
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pidlock-debs.XXXXXX")
@@ -22,7 +22,7 @@ deb() { echo "$debdir/${1}_${version}_$arch.deb"; }
 # contents PKG: its files and links (no directories), as /path.
 contents() { dpkg-deb -c "$(deb "$1")" | awk '$1 !~ /^d/ {print $6}' | sed 's,^\.,,' | sort; }
 
-for p in libpidlock1 libpidlock-dev pidlock; do
+for p in libpidlock1 libpidlock-dev pidlock python3-pidlock; do
 	[ -f "$(deb $p)" ] || { fail "$(deb $p) is missing"; exit 1; }
 done
 
@@ -55,6 +55,11 @@ contents pidlock | grep -q '/flock$' && fail "pidlock ships a flock (util-linux 
 # the shared library lives only in libpidlock1, the tools link it statically
 contents pidlock | grep -q 'libpidlock' && fail "pidlock contains the library"
 
+contents python3-pidlock | grep -q '^/usr/lib/python3/dist-packages/pidlock/__init__\.py$' ||
+	fail "python3-pidlock lacks pidlock/__init__.py"
+contents python3-pidlock | grep -q '^/usr/lib/python3/dist-packages/pidlock/_pidlock\..*\.so$' ||
+	fail "python3-pidlock lacks the extension"
+
 # --- control data -------------------------------------------------------------
 field() { dpkg-deb -f "$(deb "$1")" "$2"; }
 field libpidlock-dev Depends | grep -q "libpidlock1 (= $version)" ||
@@ -71,13 +76,16 @@ field pidlock Depends | grep -q 'libc6' || fail "pidlock Depends: $(field pidloc
 field pidlock Depends | grep -q 'libbsd0' ||
 	fail "pidlock does not depend on libbsd0 (libbsd linked statically?): $(field pidlock Depends)"
 
+field python3-pidlock Depends | grep -q 'libpidlock1' && field python3-pidlock Depends | grep -q 'python3' ||
+	fail "python3-pidlock Depends: $(field python3-pidlock Depends)"
+
 # dpkg would install them together on this system (nothing is installed)
-dpkg --dry-run -i "$(deb libpidlock1)" "$(deb libpidlock-dev)" "$(deb pidlock)" >"$tmp/dry" 2>&1 ||
+dpkg --dry-run -i "$(deb libpidlock1)" "$(deb libpidlock-dev)" "$(deb pidlock)" "$(deb python3-pidlock)" >"$tmp/dry" 2>&1 ||
 	fail "dpkg --dry-run -i: $(cat "$tmp/dry")"
 
 # --- the unpacked packages work -----------------------------------------------
 root=$tmp/root
-for p in libpidlock1 libpidlock-dev pidlock; do dpkg -x "$(deb $p)" "$root"; done
+for p in libpidlock1 libpidlock-dev pidlock python3-pidlock; do dpkg -x "$(deb $p)" "$root"; done
 "$root/usr/bin/lockrun" --version | grep -q "$version" || fail "lockrun --version: $("$root/usr/bin/lockrun" --version)"
 "$root/usr/bin/lockrun" -F "$tmp/t.lock" true || fail "the packaged lockrun does not run"
 for t in lockrun lockstat lockclean; do
@@ -107,6 +115,15 @@ out=$(LD_LIBRARY_PATH=$root$lib "$tmp/consumer" "$tmp/app.lock") && st=0 || st=$
 exec 3>&-
 wait $pid || fail "the first consumer failed"
 
+# The Python module, from the unpacked package, on libpidlock1's library.
+out=$(cd "$tmp" && LD_LIBRARY_PATH=$root$lib PYTHONPATH=$root/usr/lib/python3/dist-packages \
+	/usr/bin/python3 -c 'import pidlock, sys
+with pidlock.Lock(path=sys.argv[1]) as lk:
+    print(pidlock.library_version(), pidlock.inspect(sys.argv[1]).state, pidlock._pidlock.__file__)' "$tmp/py.lock") ||
+	fail "python3-pidlock does not import or lock"
+[ "${out%% *}" = "$version" ] && case $out in *" live $root/usr/lib/python3/dist-packages/"*) ;; *) false ;; esac ||
+	fail "python3-pidlock: $out"
+
 # The autopkgtests (contrib/debian/tests, run by the archive on the
 # installed packages), here on the unpacked ones: their tools first on
 # PATH, their library found through the sysroot set above.
@@ -121,6 +138,6 @@ for t in tools library; do
 done
 
 if [ $failed = 0 ]; then
-	echo "check-debs: libpidlock1, libpidlock-dev, pidlock $version: contents, dependencies, symbols, a consumer built against them and the autopkgtests: ok"
+	echo "check-debs: libpidlock1, libpidlock-dev, pidlock, python3-pidlock $version: contents, dependencies, symbols, a consumer built against them and the autopkgtests: ok"
 fi
 exit $failed
