@@ -234,9 +234,10 @@ include $(sort $(wildcard mk/*.mk))
 check: all check-symbols check-licence check-suites check-example $(CHECK_EXTRA)
 
 # Every source, script, unit and man page names its licence (MIT).  Data,
-# fixtures and the Debian metadata (covered by debian/copyright) do not.
+# fixtures, the generated ABI dump and the Debian metadata (covered by
+# debian/copyright) do not.
 check-licence:
-	@missing=$$(git ls-files 2>/dev/null | grep -Ev '^(tests/data|tests/fuzz/(seeds|regress)|contrib/debian)/|(^|/)\.gitignore$$|\.md$$|^LICENSE$$' | \
+	@missing=$$(git ls-files 2>/dev/null | grep -Ev '^(tests/data|tests/fuzz/(seeds|regress)|contrib/debian|lib/abi)/|(^|/)\.gitignore$$|\.md$$|^LICENSE$$' | \
 	    while read -r f; do [ ! -e "$$f" ] || grep -q 'SPDX-License-Identifier: MIT' "$$f" || echo "$$f"; done); \
 	if [ -n "$$missing" ]; then echo "no SPDX-License-Identifier: MIT in: $$missing"; exit 1; fi; \
 	echo "check-licence: every source file names its licence"
