@@ -543,7 +543,7 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 		return r;
 	fd = pidlock__open_locking(dirfd, lock->base, &st,
 				   lock->how.ofd && !lock->how.shared);
-	if (fd == -ENOENT || fd == -ESTALE)
+	if (fd == -ENOENT || fd == -PIDLOCK_ENOTOURS)
 		return RETRY; /* gone, or swapped between stat and open */
 	if (fd < 0)
 		return fd;
