@@ -128,11 +128,13 @@ with pidlock.Lock(path=sys.argv[1]) as lk:
 # installed packages), here on the unpacked ones: their tools first on
 # PATH, their library found through the sysroot set above.
 grep -q '^Tests: tools$' "$top/contrib/debian/tests/control" &&
-	grep -q '^Tests: library$' "$top/contrib/debian/tests/control" ||
-	fail "contrib/debian/tests/control does not list the tools and library tests"
-for t in tools library; do
+	grep -q '^Tests: library$' "$top/contrib/debian/tests/control" &&
+	grep -q '^Tests: python$' "$top/contrib/debian/tests/control" ||
+	fail "contrib/debian/tests/control does not list the tools, library and python tests"
+for t in tools library python; do
 	mkdir "$tmp/autopkgtest-$t"
 	(cd "$top" && PATH="$root/usr/bin:$PATH" LD_LIBRARY_PATH="$root$lib" \
+		PYTHONPATH="$root/usr/lib/python3/dist-packages" \
 		AUTOPKGTEST_TMP="$tmp/autopkgtest-$t" sh "contrib/debian/tests/$t") >"$tmp/$t.log" 2>&1 ||
 		fail "autopkgtest $t: $(cat "$tmp/$t.log")"
 done
