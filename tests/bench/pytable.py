@@ -86,7 +86,7 @@ def run(b, bench_mod):
            higher=True)
     b.table("7. From Python: pidlock against filelock and fasteners",
             ["", "handoffs", "handoff p50", "p99", "handoff p50 vs pidlock",
-             "uncontended cycle", "cycle vs pidlock"], rows,
+             "uncontended cycle", "cycle time vs pidlock"], rows,
             ["Handoff: as table 1 (two processes, the holder releases once the waiter is seen "
              "waiting, at a random phase of a poller's interval), each lock used from Python.  "
              "Cycle: acquire + release of one lock object in one process, the median of "
