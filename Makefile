@@ -10,8 +10,11 @@
 #   make demo       a scripted scenario in a temporary directory
 #   make install    PREFIX, DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, MANDIR
 
-VERSION   := 0.1.0
-SOVERSION := 0
+# The version is the public header's (PIDLOCK_VERSION_STRING), so that
+# pidlock_version() and the header cannot disagree.  The soname changes
+# only with an ABI break (pidlock(3), "ABI"); make check-abi guards it.
+VERSION   := $(shell sed -n 's/^\#define PIDLOCK_VERSION_STRING "\(.*\)"/\1/p' lib/pidlock.h)
+SOVERSION := 1
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -231,9 +234,10 @@ include $(sort $(wildcard mk/*.mk))
 check: all check-symbols check-licence check-suites check-example $(CHECK_EXTRA)
 
 # Every source, script, unit and man page names its licence (MIT).  Data,
-# fixtures and the Debian metadata (covered by debian/copyright) do not.
+# fixtures, the generated ABI dump and the Debian metadata (covered by
+# debian/copyright) do not.
 check-licence:
-	@missing=$$(git ls-files 2>/dev/null | grep -Ev '^(tests/data|tests/fuzz/(seeds|regress)|contrib/debian)/|(^|/)\.gitignore$$|\.md$$|^LICENSE$$' | \
+	@missing=$$(git ls-files 2>/dev/null | grep -Ev '^(tests/data|tests/fuzz/(seeds|regress)|contrib/debian|lib/abi)/|(^|/)\.gitignore$$|\.md$$|^LICENSE$$' | \
 	    while read -r f; do [ ! -e "$$f" ] || grep -q 'SPDX-License-Identifier: MIT' "$$f" || echo "$$f"; done); \
 	if [ -n "$$missing" ]; then echo "no SPDX-License-Identifier: MIT in: $$missing"; exit 1; fi; \
 	echo "check-licence: every source file names its licence"
@@ -277,7 +281,7 @@ check-tools: tools $(CHECK_DEPS)
 
 # Only pidlock_* may leave the shared object.
 check-symbols: $(B)/$(LIB_SONAME)
-	@bad=$$(nm -D --defined-only $(B)/$(LIB_SONAME) | awk '$$3 !~ /^pidlock_/ && $$3 != "PIDLOCK_0" {print $$3}'); \
+	@bad=$$(nm -D --defined-only $(B)/$(LIB_SONAME) | awk '$$3 !~ /^pidlock_/ && $$3 != "PIDLOCK_1" {print $$3}'); \
 	if [ -n "$$bad" ]; then echo "exported by mistake: $$bad"; exit 1; fi; \
 	echo "check-symbols: only pidlock_* exported"
 

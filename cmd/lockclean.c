@@ -300,7 +300,7 @@ static void clean_one(int dirfd, const char *dir, const char *name)
 	} else if (r == 0) {
 		results.kept++;
 		report(path, "kept", &info);
-	} else if (r == -ESTALE) {
+	} else if (r == -PIDLOCK_ENOTOURS) {
 		/* An acquirer replaced it while we looked: it is not stale. */
 		results.kept++;
 		strlcpy(info.reason, "replaced while being judged", sizeof(info.reason));

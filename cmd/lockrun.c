@@ -348,7 +348,7 @@ static void __attribute__((noreturn)) cannot_open_exit(const char *path, int r)
 	if (r == -EISDIR && lstat(path, &st) < 0)
 		r = -errno;
 	errx(exit_code_for(r), "cannot open lock file %s: %s", esc(path),
-	     strerror(-r));
+	     -r >= PIDLOCK_EBASE ? pidlock_strerror(r) : strerror(-r));
 }
 
 /* A directory (flock(1) locks those too) is locked through a descriptor. */

@@ -583,8 +583,7 @@ static void all_locks(struct table *t, const struct pidlock_snapshot *snap)
 	for (size_t i = 0; i < pidlock_snapshot_count(snap); i++) {
 		struct pidlock_kernel_holder h;
 		char path[PATH_MAX];
-		dev_t dev;
-		ino_t ino;
+		uint64_t dev, ino;
 		int found;
 		if (pidlock_snapshot_get(snap, i, &dev, &ino, &h) < 0 || h.waiting)
 			continue;

@@ -137,7 +137,7 @@ int pidlock_clean_at(int dirfd, const char *name,
 		     int (*decide)(const struct pidlock_info *info, void *arg),
 		     void *arg, struct pidlock_info *info)
 {
-	struct pidlock__how how = { false, false, 0, 0 };
+	struct pidlock__how how = { 0 }; /* flock(2), exclusive, whole file */
 	struct stat st, dir;
 	int fd, r, place;
 

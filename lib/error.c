@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Messages for pidlock's error codes.  Some refusals borrow errno values
- * whose strerror() text would mislead ("Wrong medium type" for a FIFO),
- * so the tools print these instead.
+ * Messages for pidlock's error codes: its refusals (values of its own,
+ * above the errno range) and the errno values it gives a meaning of its
+ * own (EWOULDBLOCK is "held", not "try again").  And the version.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +30,15 @@ const char *pidlock_strerror(int err)
 	case EBUSY: return "lock file keeps changing; gave up";
 	case EALREADY: return "already held through this handle";
 	case ENOLCK: return "not held";
-	default: return strerror(err);
+	default:
+		if (err >= PIDLOCK_EBASE)
+			return "unknown pidlock refusal";
+		return strerror(err);
 	}
+}
+
+PIDLOCK_PUBLIC
+const char *pidlock_version(void)
+{
+	return PIDLOCK_VERSION;
 }

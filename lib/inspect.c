@@ -214,7 +214,7 @@ size_t pidlock_snapshot_count(const struct pidlock_snapshot *snap)
 
 PIDLOCK_PUBLIC
 int pidlock_snapshot_get(const struct pidlock_snapshot *snap, size_t i,
-			 dev_t *dev, ino_t *ino,
+			 uint64_t *dev, uint64_t *ino,
 			 struct pidlock_kernel_holder *holder)
 {
 	if (!snap || i >= snap->n)

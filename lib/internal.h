@@ -116,6 +116,7 @@ bool pidlock__dir_is_netfs(int dirfd, const struct stat *dir, dev_t file_dev);
 struct pidlock__how {
 	bool shared;
 	bool ofd;
+	bool interruptible; /* PIDLOCK_INTERRUPTIBLE */
 	off_t start, len;
 };
 
@@ -126,7 +127,7 @@ int pidlock__lock_wait(int fd, const struct pidlock__how *how,
 		       const struct timespec *deadline);
 void pidlock__unlock(int fd, const struct pidlock__how *how);
 int pidlock__pid_wait(pid_t pid, uint64_t start_time,
-		      const struct timespec *deadline);
+		      const struct timespec *deadline, bool interruptible);
 int pidlock__deadlock_check(dev_t dev, ino_t ino);
 void pidlock__held_add(dev_t dev, ino_t ino, const void *owner);
 void pidlock__held_remove(const void *owner);

@@ -166,7 +166,7 @@ int pidlock_set_command(struct pidlock *lock, const char *comm)
 }
 
 PIDLOCK_PUBLIC
-int pidlock_set_range(struct pidlock *lock, off_t start, off_t len)
+int pidlock_set_range(struct pidlock *lock, int64_t start, int64_t len)
 {
 	if (start < 0 || len < 0)
 		return -EINVAL;
@@ -458,7 +458,8 @@ static int take_existing(struct pidlock *lock, int dirfd, int fd,
 			close(fd);
 			if (timeout_ms == 0)
 				return -EWOULDBLOCK;
-			r = pidlock__pid_wait(c.plain_pid, 0, deadline);
+			r = pidlock__pid_wait(c.plain_pid, 0, deadline,
+					      lock->how.interruptible);
 			return r < 0 ? r : RETRY;
 		}
 		lock->recovered = true;
@@ -542,7 +543,7 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 		return r;
 	fd = pidlock__open_locking(dirfd, lock->base, &st,
 				   lock->how.ofd && !lock->how.shared);
-	if (fd == -ENOENT || fd == -ESTALE)
+	if (fd == -ENOENT || fd == -PIDLOCK_ENOTOURS)
 		return RETRY; /* gone, or swapped between stat and open */
 	if (fd < 0)
 		return fd;
@@ -616,7 +617,8 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 
 	if (!lock || timeout_ms < PIDLOCK_WAIT_FOREVER ||
 	    flags & ~(PIDLOCK_SHARED | PIDLOCK_KEEP | PIDLOCK_BREAK_REMOTE |
-		      PIDLOCK_NO_RECORD | PIDLOCK_OFD | PIDLOCK_UNLINK) ||
+		      PIDLOCK_NO_RECORD | PIDLOCK_OFD | PIDLOCK_UNLINK |
+		      PIDLOCK_INTERRUPTIBLE) ||
 	    (flags & PIDLOCK_KEEP && flags & PIDLOCK_UNLINK))
 		return -EINVAL;
 	if (lock->fd >= 0)
@@ -626,6 +628,7 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 	if (lock->how.ofd)
 		flags |= PIDLOCK_NO_RECORD; /* records are a flock(2) protocol */
 	lock->how.shared = flags & PIDLOCK_SHARED;
+	lock->how.interruptible = flags & PIDLOCK_INTERRUPTIBLE;
 	lock->flags = flags;
 	lock->handed = false;
 	lock->recovered = lock->has_record = false;

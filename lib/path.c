@@ -72,8 +72,9 @@ bool pidlock__same_inode(const struct stat *a, const struct stat *b)
 /*
  * Opens name in dirfd as it was seen (st): never through a symlink, never
  * blocking on a FIFO, never taking a terminal, and only if the file opened
- * is the inode st describes.  Returns the descriptor, -ESTALE when another
- * file took the name between the look and the open, or -errno.
+ * is the inode st describes.  Returns the descriptor, -PIDLOCK_ENOTOURS
+ * when another file took the name between the look and the open (not
+ * -ESTALE: that is NFS's own, and passes through as itself), or -errno.
  */
 int pidlock__open_same(int dirfd, const char *name, int flags,
 		       const struct stat *st)
@@ -86,7 +87,7 @@ int pidlock__open_same(int dirfd, const char *name, int flags,
 		return -errno;
 	if (fstat(fd, &opened) < 0 || !pidlock__same_inode(&opened, st)) {
 		close(fd);
-		return -ESTALE;
+		return -PIDLOCK_ENOTOURS;
 	}
 	return fd;
 }
@@ -105,8 +106,6 @@ int pidlock__open_writer(int dirfd, const char *base, const struct stat *st,
 	int fd = pidlock__open_same(dirfd, base, O_RDWR, st);
 
 	*wfd = -1;
-	if (fd == -ESTALE)
-		return -PIDLOCK_ENOTOURS;
 	if (fd < 0)
 		return len == 0 && (fd == -EACCES || fd == -EROFS || fd == -EPERM)
 			       ? 0 : fd;

@@ -14,13 +14,25 @@
  * value.  Two results are not failures and have their own codes:
  *   -EWOULDBLOCK  the lock is held by someone else (see pidlock_holder())
  *   -ETIMEDOUT    the wait ran out; nothing is held
- * Refusals of hostile places have distinct codes, listed in pidlock(3)
- * and described by pidlock_strerror().  The library never prints, never
+ * Refusals of hostile places have codes of their own, outside the errno
+ * range (PIDLOCK_E*, from PIDLOCK_EBASE), listed in pidlock(3) and
+ * described by pidlock_strerror().
+ *
+ * ABI: the public structs use fixed-width types only (no off_t, ino_t,
+ * dev_t, pid_t, whose sizes depend on the platform or _FILE_OFFSET_BITS)
+ * and end in reserved bytes that later versions fill in, so that their
+ * size never changes within a soname.  The library never prints, never
  * exits, opens every descriptor O_CLOEXEC and leaves no signal handler
  * behind.
  */
 #ifndef PIDLOCK_H
 #define PIDLOCK_H
+
+/* The version of this header; pidlock_version() tells the library's. */
+#define PIDLOCK_VERSION_MAJOR 0
+#define PIDLOCK_VERSION_MINOR 2
+#define PIDLOCK_VERSION_PATCH 0
+#define PIDLOCK_VERSION_STRING "0.2.0"
 
 #include <errno.h>
 #include <stdint.h>
@@ -51,38 +63,48 @@ extern "C" {
  * util-linux flock(1) or another non-pidlock locker uses the same path:
  * see pidlock(5), "Sharing a path with flock(1)". */
 #define PIDLOCK_UNLINK       0x20u
+/* A signal handler installed without SA_RESTART interrupts the wait:
+ * -EINTR, nothing held (flock(2) semantics).  Without it, waits go on
+ * through signals. */
+#define PIDLOCK_INTERRUPTIBLE 0x40u
 
 /* Timeouts for pidlock_acquire(), in milliseconds. */
 #define PIDLOCK_WAIT_FOREVER (-1)
 #define PIDLOCK_NO_WAIT      0
 
-/* Refusals of hostile places, as negative values of these errno codes. */
-#define PIDLOCK_ESYMLINK   ELOOP       /* the path is a symbolic link */
-#define PIDLOCK_EISDIR     EISDIR      /* a directory where a file belongs */
-#define PIDLOCK_ENOTREG    EMEDIUMTYPE /* FIFO, socket or device */
-#define PIDLOCK_EHARDLINK  EMLINK      /* the file has other hard links */
-#define PIDLOCK_EWRITABLE  EPROTO      /* the file is world-writable */
-#define PIDLOCK_EDIRUNSAFE ENOTUNIQ    /* world-writable dir, no sticky bit */
-#define PIDLOCK_EOWNER     EPERM       /* untrusted owner in a sticky dir */
-#define PIDLOCK_ENOTOURS   ESTALE      /* release: the path is not ours */
+/*
+ * Refusals of hostile places, as negative values of these codes.  They
+ * are above every errno value (the kernel's are below 4096), so that
+ * -PIDLOCK_EOWNER is never a system call's EPERM.
+ */
+#define PIDLOCK_EBASE      4096
+#define PIDLOCK_ESYMLINK   (PIDLOCK_EBASE + 1) /* the path is a symbolic link */
+#define PIDLOCK_EISDIR     (PIDLOCK_EBASE + 2) /* a directory where a file belongs */
+#define PIDLOCK_ENOTREG    (PIDLOCK_EBASE + 3) /* FIFO, socket or device */
+#define PIDLOCK_EHARDLINK  (PIDLOCK_EBASE + 4) /* the file has other hard links */
+#define PIDLOCK_EWRITABLE  (PIDLOCK_EBASE + 5) /* the file is world-writable */
+#define PIDLOCK_EDIRUNSAFE (PIDLOCK_EBASE + 6) /* world-writable dir, no sticky bit */
+#define PIDLOCK_EOWNER     (PIDLOCK_EBASE + 7) /* untrusted owner in a sticky dir */
+#define PIDLOCK_ENOTOURS   (PIDLOCK_EBASE + 8) /* release: the path is not ours */
 
 /*
  * The record of a holder, as parsed from a lock file.  Strings are
  * NUL-terminated and free of control characters.
  */
 struct pidlock_record {
-	pid_t pid;                /* line 1: the process the lock is for */
-	pid_t holder;             /* the process that took the lock */
-	unsigned version;         /* record format version */
+	int32_t pid;              /* line 1: the process the lock is for */
+	int32_t holder;           /* the process that took the lock */
+	uint32_t version;         /* record format version */
 	char boot_id[37];         /* /proc/sys/kernel/random/boot_id */
 	uint64_t start_time;      /* start of pid, clock ticks after boot */
 	uint64_t pidns;           /* inode of pid's PID namespace */
-	uid_t uid;                /* effective uid of pid */
+	uint32_t uid;             /* effective uid of pid */
 	char host[65];            /* host name */
 	int64_t time;             /* acquisition time, seconds since epoch */
 	char comm[256];           /* command name */
 	char message[1024];       /* user message, may be empty */
-	int keep;                 /* 1 when the file is kept on release */
+	int32_t keep;             /* 1 when the file is kept on release */
+	uint8_t reserved[68];     /* zero; for later fields (no tail padding) */
 };
 
 /* What a lock file is, as judged by pidlock_inspect() or an acquirer. */
@@ -112,12 +134,13 @@ enum pidlock_type {
 
 /* A process that holds (or waits for) the kernel lock on a file. */
 struct pidlock_kernel_holder {
-	pid_t pid;     /* OFD holders are found in fdinfo; 0 only for a
-			  waiting OFD request */
-	uid_t uid;     /* owner of pid, (uid_t)-1 when unknown */
-	int exclusive; /* 1: write lock, 0: read (shared) lock */
-	int waiting;   /* 1: a blocked request, not a holder */
-	int flock;     /* 1: flock(2), 0: POSIX or OFD lock */
+	int32_t pid;       /* OFD holders are found in fdinfo; 0 only for a
+			      waiting OFD request */
+	uint32_t uid;      /* owner of pid, (uint32_t)-1 when unknown */
+	int32_t exclusive; /* 1: write lock, 0: read (shared) lock */
+	int32_t waiting;   /* 1: a blocked request, not a holder */
+	int32_t flock;     /* 1: flock(2), 0: POSIX or OFD lock */
+	uint8_t reserved[12]; /* zero; for later fields */
 };
 
 /* The state of a lock file and everything known about its holder. */
@@ -125,24 +148,25 @@ struct pidlock_info {
 	enum pidlock_state state;
 	enum pidlock_type type;
 	char reason[160];          /* why the state: a short phrase */
-	pid_t pid;                 /* the PID the file names (record line 1 or
+	int32_t pid;               /* the PID the file names (record line 1 or
 				      plain pidfile), 0 when none */
-	int has_record;            /* record is valid */
+	int32_t has_record;        /* record is valid */
 	struct pidlock_record record;
-	unsigned nholders;         /* entries in holders[] */
+	uint32_t nholders;         /* entries in holders[] */
 	struct pidlock_kernel_holder holders[PIDLOCK_HOLDERS_MAX];
-	int netfs;                 /* on NFS, CIFS, FUSE or the like */
-	dev_t dev;                 /* of the file, when it exists */
-	ino_t ino;
-	uid_t file_uid;
-	mode_t file_mode;
-	off_t size;
+	int32_t netfs;             /* on NFS, CIFS, FUSE or the like */
+	uint64_t dev;              /* of the file, when it exists */
+	uint64_t ino;
+	uint32_t file_uid;
+	uint32_t file_mode;
+	int64_t size;
 	int64_t mtime;             /* seconds since epoch */
-	/* Appended (the struct only ever grows at its end): */
-	pid_t live_pid;            /* the process to name as the holder, 0
+	int32_t live_pid;          /* the process to name as the holder, 0
 				      when none can be named: see below */
-	unsigned doubts;           /* PIDLOCK_DOUBT_*: what the file says
+	uint32_t doubts;           /* PIDLOCK_DOUBT_*: what the file says
 				      that the system contradicts */
+	/* Later fields take bytes from here: the size never changes. */
+	uint8_t reserved[256];     /* zero */
 };
 
 /*
@@ -218,7 +242,7 @@ PIDLOCK_MUST_CHECK
 int pidlock_set_message(struct pidlock *lock, const char *message);
 /* Lock only len bytes from start (len 0: to the end) with OFD locks. */
 PIDLOCK_MUST_CHECK
-int pidlock_set_range(struct pidlock *lock, off_t start, off_t len);
+int pidlock_set_range(struct pidlock *lock, int64_t start, int64_t len);
 PIDLOCK_MUST_CHECK
 int pidlock_set_command(struct pidlock *lock, const char *comm);
 PIDLOCK_MUST_CHECK
@@ -229,14 +253,16 @@ int pidlock_set_mode(struct pidlock *lock, mode_t mode);
  * a number of milliseconds; waiting sleeps in the kernel on the holder's
  * lock.  Returns 0 when held, -EWOULDBLOCK when busy, -ETIMEDOUT when the
  * wait ran out, -EDEADLK when this thread already holds the lock through
- * another handle, or another negative errno value.
+ * another handle, -EINTR when PIDLOCK_INTERRUPTIBLE is set and a signal
+ * handler ran during the wait, or another negative errno value.  Whatever
+ * it returns but 0, nothing is held.
  */
 PIDLOCK_MUST_CHECK
 int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms);
 
 /*
  * Release the lock: empty the file (or, with PIDLOCK_UNLINK, unlink it)
- * while still holding it, then close.  Returns -ESTALE (PIDLOCK_ENOTOURS) when the path no longer
+ * while still holding it, then close.  Returns -PIDLOCK_ENOTOURS when the path no longer
  * names our file, which is then left alone; the lock is released anyway.
  * After pidlock_update() named another process, the descriptor may live on
  * in that process or its children: if one of them still holds the lock,
@@ -302,7 +328,7 @@ void pidlock_snapshot_free(struct pidlock_snapshot *snap);
 /* The number of kernel locks in the snapshot, and the i-th of them. */
 size_t pidlock_snapshot_count(const struct pidlock_snapshot *snap);
 int pidlock_snapshot_get(const struct pidlock_snapshot *snap, size_t i,
-			 dev_t *dev, ino_t *ino,
+			 uint64_t *dev, uint64_t *ino,
 			 struct pidlock_kernel_holder *holder);
 
 /*
@@ -373,6 +399,10 @@ int pidlock_record_parse(const char *buf, size_t len,
 
 /* A message for err (negative or positive), including pidlock's own. */
 const char *pidlock_strerror(int err);
+
+/* The library's version at run time ("0.2.0"), which may be newer than
+ * the PIDLOCK_VERSION_STRING a program was compiled with. */
+const char *pidlock_version(void);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,12 @@
  * flock() sleeps cannot strand the waiter.  The no-op handler is installed
  * while any timed wait is in progress and the previous disposition is
  * restored by the last one out.  Waits without a deadline use no signal.
+ *
+ * Other signals: a handler installed with SA_RESTART never shows (the
+ * kernel restarts flock(2) itself); one without it makes flock() fail
+ * with EINTR, and the wait goes on, unless the caller asked for
+ * PIDLOCK_INTERRUPTIBLE: then it ends with -EINTR (flock(2) semantics),
+ * which is how a Ctrl-C reaches a Python program waiting for a lock.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -166,6 +172,10 @@ static int lock_until(int fd, const struct pidlock__how *how,
 			return r;
 		if (deadline && past(deadline))
 			return -ETIMEDOUT;
+		/* Not our timer, which fires only once the deadline is past:
+		 * a handler of the caller's ran. */
+		if (how->interruptible)
+			return -EINTR;
 	}
 }
 
@@ -213,10 +223,12 @@ static int ms_left(const struct timespec *deadline)
  * Waits for a foreign process (a plain pidfile's writer, which holds no
  * lock) to exit; start_time, when not 0, must still match.  A pidfd makes that a kernel wait; without one (old
  * kernels) the PID is checked every 50 ms.  Returns 0 when it is gone or
- * no longer the same process, -ETIMEDOUT at the deadline.
+ * no longer the same process, -ETIMEDOUT at the deadline, -EINTR when
+ * interruptible and a handler ran (poll(2) is never restarted, so here
+ * even a SA_RESTART handler interrupts).
  */
 int pidlock__pid_wait(pid_t pid, uint64_t start_time,
-		      const struct timespec *deadline)
+		      const struct timespec *deadline, bool interruptible)
 {
 	struct pidlock__proc proc;
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -235,6 +247,11 @@ int pidlock__pid_wait(pid_t pid, uint64_t start_time,
 		int n = pidfd >= 0 ? poll(&pfd, 1, step) : poll(NULL, 0, step);
 		if (n > 0)
 			break;
+		if (n < 0 && errno == EINTR && interruptible) {
+			if (pidfd >= 0)
+				close(pidfd);
+			return -EINTR;
+		}
 		if (n < 0 && errno != EINTR)
 			break;
 		if (pidfd < 0 && (pidlock__proc_read(pid, &proc) < 0 ||

@@ -2,8 +2,10 @@
 # Included by the top-level Makefile: benchmarks (issue 7).
 #
 #   make bench           install the peers (build-aux/deps bench), build, and
-#                        print six tables with ratios; raw numbers go to
-#                        bench/results.json, the tables to bench/results.md
+#                        print seven tables with ratios (the seventh: the
+#                        Python package against filelock and fasteners);
+#                        raw numbers go to bench/results.json, the tables
+#                        to bench/results.md
 #   make bench QUICK=1   the same tables at tiny sizes, under a minute (CI)
 #   BENCH_DIR=DIR        where the lock files go (default: a private
 #                        directory in /dev/shm, a tmpfs, else /tmp)
@@ -30,7 +32,7 @@ $(B)/bench/lockrun-static: $(LOCKRUN_OBJS) $(CMD_COMMON) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(STATIC_BSD_LIBS)
 
-bench-build: tools $(BENCH_BIN) $(BENCH_LOCKRUNS)
+bench-build: tools python $(BENCH_BIN) $(BENCH_LOCKRUNS)
 
 # The peers first (hyperfine, lockfile-progs, dotlockfile, Python's filelock
 # and fasteners for Debian's /usr/bin/python3), then the build, then the run.

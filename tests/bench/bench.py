@@ -316,6 +316,11 @@ class Bench:
                     "the process (getrusage) over the cycles: other load on the machine inflates the "
                     "wall time, much less the CPU time."])
 
+    # --- 7. from Python (pytable.py) ------------------------------------
+    def t_python(self):
+        import pytable
+        pytable.run(self, sys.modules[__name__])
+
     # --- 3. contended throughput ---------------------------------------
     def t_contend(self):
         c = self.cfg
@@ -756,7 +761,7 @@ def main():
     ap.add_argument("--json", help="write raw numbers here")
     ap.add_argument("--markdown", help="write the tables here")
     ap.add_argument("--only", help="comma-separated tables: handoff,cycle,contend,spawn,"
-                    "inspect,clean")
+                    "inspect,clean,python")
     args = ap.parse_args()
     env_dir = os.environ.get("BENCH_DIR")
     base = env_dir or ("/dev/shm" if os.path.isdir("/dev/shm") else "/tmp")
@@ -766,7 +771,7 @@ def main():
     started = time.monotonic()
     try:
         b.describe()
-        tables = ["handoff", "cycle", "contend", "spawn", "inspect", "clean"]
+        tables = ["handoff", "cycle", "contend", "spawn", "inspect", "clean", "python"]
         b.results["table_seconds"] = {}
         for t in (args.only.split(",") if args.only else tables):
             t0 = time.monotonic()

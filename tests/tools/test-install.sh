@@ -8,7 +8,7 @@
 # dynamically and sees a second instance refused.
 . "$(dirname "$0")/lib.sh"
 
-VERSION=$(sed -n 's/^VERSION *:= *//p' "$TOP/Makefile")
+VERSION=$(sed -n 's/^#define PIDLOCK_VERSION_STRING "\(.*\)"/\1/p' "$TOP/lib/pidlock.h")
 MANPAGES=$(cd "$TOP/man" && ls *.scd | sed 's/\.scd$//')
 # the system units; the example unit is documentation (DOCDIR/examples)
 UNITS=$(cd "$TOP/contrib/systemd" && ls *.service *.timer | grep -v '^example-')
@@ -37,7 +37,7 @@ expected() {
 	local p u
 	{
 		for p in lockrun lockstat lockclean; do echo "$BINd/$p"; done
-		for p in libpidlock.a libpidlock.so libpidlock.so.0 "libpidlock.so.$VERSION"; do echo "$LIBd/$p"; done
+		for p in libpidlock.a libpidlock.so libpidlock.so.1 "libpidlock.so.$VERSION"; do echo "$LIBd/$p"; done
 		echo "$INCd/pidlock.h"
 		echo "$PCd/pidlock.pc"
 		for p in $MANPAGES; do echo "$MANd/man${p##*.}/$p$MS"; done
@@ -78,8 +78,8 @@ t_install_custom_dirs() {
 	diff -u <( { expected; echo opt/b/other-tool; } | sort) <(tree_list stage) >diff ||
 		fail "installed tree differs: $(cat diff)"
 	# links: the soname chain and the completions loaded by command name
-	[ "$(readlink stage/opt/l/libpidlock.so)" = libpidlock.so.0 ] || fail "libpidlock.so -> $(readlink stage/opt/l/libpidlock.so)"
-	[ "$(readlink stage/opt/l/libpidlock.so.0)" = "libpidlock.so.$VERSION" ] || fail "libpidlock.so.0 -> $(readlink stage/opt/l/libpidlock.so.0)"
+	[ "$(readlink stage/opt/l/libpidlock.so)" = libpidlock.so.1 ] || fail "libpidlock.so -> $(readlink stage/opt/l/libpidlock.so)"
+	[ "$(readlink stage/opt/l/libpidlock.so.1)" = "libpidlock.so.$VERSION" ] || fail "libpidlock.so.1 -> $(readlink stage/opt/l/libpidlock.so.1)"
 	[ "$(readlink stage/opt/bc/lockstat)" = lockrun ] || fail "bash completion lockstat is not a link to lockrun"
 	[ "$(readlink stage/opt/bc/lockclean)" = lockrun ] || fail "bash completion lockclean is not a link to lockrun"
 	[ "$(stat -c %a stage/opt/b/lockrun)" = 755 ] || fail "lockrun mode $(stat -c %a stage/opt/b/lockrun)"
@@ -125,7 +125,7 @@ t_install_rejects_unknown_compression() {
 
 # A program outside the tree, built with pkg-config against the installed
 # copy (PREFIX=$T/prefix: pidlock.pc names the real paths), linked to
-# libpidlock.so.0 and run with LD_LIBRARY_PATH: the first instance holds
+# libpidlock.so.1 and run with LD_LIBRARY_PATH: the first instance holds
 # the lock, the second is told it is busy and by whom.
 t_consumer_against_installed_copy() {
 	# PREFIX alone puts everything under it, systemd's directories too
@@ -148,8 +148,8 @@ t_consumer_against_installed_copy() {
 	expect_status 0 || return
 	run ${CC:-cc} -std=c11 -Wall -Wextra -Werror -o example src/single-instance.c $flags
 	expect_status 0 || return
-	readelf -d consumer | grep -q 'NEEDED.*\[libpidlock\.so\.0\]' ||
-		{ fail "consumer does not NEED libpidlock.so.0: $(readelf -d consumer | grep NEEDED)"; return; }
+	readelf -d consumer | grep -q 'NEEDED.*\[libpidlock\.so\.1\]' ||
+		{ fail "consumer does not NEED libpidlock.so.1: $(readelf -d consumer | grep NEEDED)"; return; }
 	nm consumer | grep -q ' T pidlock_' && fail "consumer has the library linked in statically"
 	export LD_LIBRARY_PATH=$T/prefix/lib
 	mkfifo hold
@@ -189,12 +189,12 @@ t_debian_packaging_follows_the_tree() {
 		fail "contrib/debian/changelog is at $(sed -n 1p "$deb/changelog"), the Makefile at $VERSION"
 	[ "$(cat "$deb/source/format")" = "3.0 (native)" ] || fail "source format $(cat "$deb/source/format")"
 	grep -qx 'Build-Depends: debhelper-compat (= 13),' "$deb/control" || fail "not debhelper compat 13"
-	local so=$TOP/$B/libpidlock.so.0
+	local so=$TOP/$B/libpidlock.so.1
 	[ -e "$so" ] || { fail "$so is not built"; return; }
-	diff -u <(sed -n 's/^ \([^ ]*\) .*/\1/p' "$deb/libpidlock0.symbols" | sort) \
+	diff -u <(sed -n 's/^ \([^ ]*\) .*/\1/p' "$deb/libpidlock1.symbols" | sort) \
 		<(nm -D --defined-only --with-symbol-versions "$so" | awk '{print $3}' |
 		  sed 's/@@*/@/; /@/!s/.*/&@&/' | sort) >diff ||
-		fail "contrib/debian/libpidlock0.symbols and $B/libpidlock.so differ (+ exported, not listed: add it with the version that introduces it): $(grep '^[-+][^-+]' diff | tr '\n' ' ')"
+		fail "contrib/debian/libpidlock1.symbols and $B/libpidlock.so differ (+ exported, not listed: add it with the version that introduces it): $(grep '^[-+][^-+]' diff | tr '\n' ' ')"
 }
 
 # make dist twice: the same bytes (SOURCE_DATE_EPOCH, sorted, 0:0, gzip -n),

@@ -3,13 +3,16 @@
  * pidlock_clean_at() on the basic cases, with real processes: a killed
  * holder's file is removed, a live holder's is not (and it keeps its
  * lock), kept files and plain pidfiles of live processes stay, the
- * decide callback has the last word, and a symlink is never followed.
+ * decide callback has the last word, a symlink is never followed, and a
+ * name swapped under the cleaner is PIDLOCK_ENOTOURS, never an errno.
  *
  * Every hostile file through every tool is test-matrix's catalogue and
  * tests/tools/test-lockclean.sh; this is the library call itself.
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -169,6 +172,39 @@ static void missing_file_and_bad_arguments(void **state)
 	close(dirfd);
 }
 
+/* Before the cleaner opens the name it judged, another file takes it. */
+static bool swap_armed;
+
+static void swap_name(void)
+{
+	char tmp[PATH_MAX];
+
+	if (!swap_armed)
+		return;
+	swap_armed = false;
+	snprintf(tmp, sizeof(tmp), "%s.new", test_path("swap.lock"));
+	close(open(tmp, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+	if (rename(tmp, test_path("swap.lock")) < 0)
+		abort();
+}
+
+static void swapped_name_is_not_ours(void **state)
+{
+	struct pidlock_info info;
+	struct stat st;
+
+	(void)state;
+	make_removable("swap.lock");
+	swap_armed = true;
+	mock_hook(MOCK_OPENAT, swap_name);
+	assert_int_equal(clean("swap.lock", NULL, NULL, &info), -PIDLOCK_ENOTOURS);
+	mock_hook(MOCK_OPENAT, NULL);
+	assert_false(swap_armed);
+	/* the file swapped in is left alone */
+	assert_int_equal(stat(test_path("swap.lock"), &st), 0);
+	assert_int_equal(st.st_size, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +215,7 @@ int main(void)
 		cmocka_unit_test_teardown(decide_has_the_last_word, test_cleanup),
 		cmocka_unit_test_teardown(symlink_is_not_followed, test_cleanup),
 		cmocka_unit_test_teardown(missing_file_and_bad_arguments, test_cleanup),
+		cmocka_unit_test_teardown(swapped_name_is_not_ours, test_cleanup),
 	};
 
 	return cmocka_run_group_tests_name("clean", tests, test_dir_setup,

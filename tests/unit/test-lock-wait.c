@@ -3,7 +3,8 @@
  * Waiting for a lock held by a real process or thread: the waiter sleeps
  * in the kernel and wakes on a short path, timeouts give up cleanly,
  * threads exclude each other, the same thread twice is EDEADLK, a plain
- * pidfile's holder is waited for on a pidfd, the critical section.
+ * pidfile's holder is waited for on a pidfd, the critical section, and
+ * a signal handler interrupts a PIDLOCK_INTERRUPTIBLE wait.
  *
  * No fake is armed: mock.c is linked but stays off.  The children and
  * the waits are harness.h's.
@@ -447,6 +448,150 @@ static void critical_section_runs_under_lock(void **state)
 	assert_true(released(path));
 }
 
+/* --- 15. a signal interrupts an interruptible wait ------------------------------------- */
+
+static atomic_int handled;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&handled, 1);
+}
+
+struct intr_thread {
+	char path[PATH_MAX];
+	unsigned flags;
+	int timeout;
+	atomic_int tid;
+	atomic_int done;
+	int r, fd;
+};
+
+static void *intr_thread_main(void *arg)
+{
+	struct intr_thread *t = arg;
+	struct pidlock *lock = NULL;
+	int r;
+
+	atomic_store(&t->tid, gettid());
+	r = pidlock_new(&lock, t->path);
+	if (r == 0)
+		r = pidlock_acquire(lock, t->flags, t->timeout);
+	t->fd = lock ? pidlock_fd(lock) : -1;
+	t->r = r;
+	pidlock_free(lock);
+	atomic_store(&t->done, 1);
+	return NULL;
+}
+
+static bool intr_thread_waits(void *arg)
+{
+	struct thread_wait *t = arg;
+
+	return t->tid && proc_locks_has(t->dev, t->ino, true, getpid()) &&
+	       tid_state(t->tid) == 'S';
+}
+
+static bool handler_ran(void *arg)
+{
+	(void)arg;
+	return atomic_load(&handled) > 0;
+}
+
+static bool intr_thread_started(void *arg)
+{
+	return atomic_load(&((struct intr_thread *)arg)->tid) != 0;
+}
+
+/*
+ * A thread waits for a lock a child holds; SIGUSR1 (handler installed
+ * with sa_flags) is sent to that thread alone.  Returns what its acquire
+ * returned, once it returned: at once after the signal when interrupted,
+ * else after the holder let go.
+ */
+static int signal_during_wait(const char *name, unsigned flags, int timeout,
+			      int sa_flags, struct intr_thread *t)
+{
+	const char *path = test_path(name);
+	struct sigaction sa, old;
+	struct thread_wait tw;
+	struct timespec until;
+	struct holder h;
+	pthread_t thread;
+	struct stat st;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->path, sizeof(t->path), "%s", path);
+	t->flags = flags;
+	t->timeout = timeout;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = sa_flags;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+	atomic_store(&handled, 0);
+
+	holder_start(&h, path, 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(pthread_create(&thread, NULL, intr_thread_main, t), 0);
+	assert_true(wait_for(intr_thread_started, t, DEADLINE_MS));
+	tw = (struct thread_wait){ st.st_dev, st.st_ino, atomic_load(&t->tid) };
+	if (!wait_for(intr_thread_waits, &tw, DEADLINE_MS))
+		fail_msg("the thread never waited in flock(2)");
+	assert_int_equal(pthread_kill(thread, SIGUSR1), 0);
+
+	/* An interrupted wait ends with the holder still there; one that
+	 * goes on ends when the holder lets go. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += DEADLINE_MS / 1000;
+	if (flags & PIDLOCK_INTERRUPTIBLE && !(sa_flags & SA_RESTART)) {
+		assert_int_equal(pthread_timedjoin_np(thread, NULL, &until), 0);
+		/* Nothing held, nothing waiting: no entry of ours is left. */
+		assert_false(proc_locks_has(st.st_dev, st.st_ino, false, getpid()));
+		assert_false(proc_locks_has(st.st_dev, st.st_ino, true, getpid()));
+		holder_stop(&h);
+	} else {
+		/* The handler ran and the thread sleeps in flock(2) again. */
+		assert_true(wait_for(handler_ran, NULL, DEADLINE_MS));
+		assert_true(wait_for(intr_thread_waits, &tw, DEADLINE_MS));
+		assert_false(atomic_load(&t->done));
+		holder_stop(&h);
+		assert_int_equal(pthread_timedjoin_np(thread, NULL, &until), 0);
+	}
+	assert_int_equal(atomic_load(&handled), 1);
+	assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+	return t->r;
+}
+
+static void signal_interrupts_interruptible_wait(void **state)
+{
+	struct intr_thread t;
+
+	(void)state;
+	/* Without a deadline, and with one (the library's own timer signal
+	 * is then armed too, and must not be mistaken for the caller's). */
+	assert_int_equal(signal_during_wait("i1.lock", PIDLOCK_INTERRUPTIBLE,
+					    PIDLOCK_WAIT_FOREVER, 0, &t), -EINTR);
+	assert_int_equal(t.fd, -1);
+	assert_int_equal(signal_during_wait("i2.lock", PIDLOCK_INTERRUPTIBLE,
+					    DEADLINE_MS, 0, &t), -EINTR);
+	assert_int_equal(t.fd, -1);
+}
+
+/* flock(2) semantics: a SA_RESTART handler runs and the wait goes on; and
+ * without the flag, signals never end a wait. */
+static void signal_restarts_other_waits(void **state)
+{
+	struct intr_thread t;
+
+	(void)state;
+	assert_int_equal(signal_during_wait("r1.lock", PIDLOCK_INTERRUPTIBLE,
+					    PIDLOCK_WAIT_FOREVER, SA_RESTART, &t), 0);
+	assert_int_equal(signal_during_wait("r2.lock", 0, PIDLOCK_WAIT_FOREVER,
+					    0, &t), 0);
+	assert_int_equal(signal_during_wait("r3.lock", 0, DEADLINE_MS, 0, &t), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +602,8 @@ int main(void)
 		cmocka_unit_test_teardown(same_thread_twice_edeadlk, test_cleanup),
 		cmocka_unit_test_teardown(foreign_pidfile, test_cleanup),
 		cmocka_unit_test_teardown(critical_section_runs_under_lock, test_cleanup),
+		cmocka_unit_test_teardown(signal_interrupts_interruptible_wait, test_cleanup),
+		cmocka_unit_test_teardown(signal_restarts_other_waits, test_cleanup),
 	};
 
 	return cmocka_run_group_tests_name("lock-wait", tests, test_dir_setup,
