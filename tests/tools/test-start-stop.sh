@@ -278,40 +278,48 @@ t_respawn_until() {
 # A TERM during a run ends the loop even when the command takes it and
 # exits 0: no run follows.
 t_respawn_term_during_run() {
-	spawn lockrun --respawn --respawn-delay 1ms f.lock \
-		sh -c 'trap "exit 0" TERM; echo $$ >>.pids; echo $$ >>runs; while :; do sleep 0.01; done'
-	local lr=$pid
+	bg lr lockrun --respawn --respawn-delay 1ms f.lock \
+		sh -c 'trap "exit 0" TERM; echo $$ >>.pids; echo $PPID >lr; echo $$ >>runs; while :; do sleep 0.01; done'
 	wait_until test -s runs || return
-	kill -TERM "$lr"
-	wait "$lr"
-	[ $? = 0 ] || fail "lockrun ended $?, not with the command's 0"
+	kill -TERM "$(cat lr)"
+	bg_status lr || { fail "lockrun did not end after a TERM: $(wc -l <runs) runs"; return; }
+	expect_status 0
 	[ "$(wc -l <runs)" = 1 ] || fail "ran again after the TERM: $(wc -l <runs) runs"
 	expect_released f.lock
 }
 
 # --- --background --------------------------------------------------------------
 
-# When -b returns 0 the command runs and the record names it.
+# When -b returns 0 the command runs (its exec is done: its comm is
+# its own, not lockrun's) and the record names it.
 t_background() {
-	run lockrun -b --output log --umask 077 --chdir / f.lock \
-		sh -c 'echo $$ >>'"'$T/.pids'"'; echo "out $(umask) $(pwd)"; exec sleep 300'
+	run lockrun -b f.lock sleep 300
 	expect_status 0
 	expect_out ""
 	expect_err ""
-	local pid
+	local pid lr
 	pid=$(head -n1 f.lock)
+	echo "$pid" >>.pids
 	[ "$(cat "/proc/$pid/comm")" = sleep ] || fail "-b returned before the exec: PID $pid is $(cat "/proc/$pid/comm")"
 	run lockstat --pid f.lock
 	expect_out "$pid"
-	wait_until grep -qx 'out 0077 /' log || fail "output: $(cat log)"
-	# detached: a session of its own, no terminal
-	local lr
+	# detached: lockrun leads a session of its own
 	lr=$(ps -o ppid= -p "$pid" | tr -d ' ')
 	[ "$(ps -o sid= -p "$lr" | tr -d ' ')" = "$lr" ] ||
 		fail "the background lockrun is not a session leader: not detached"
 	run lockrun -b -n f.lock true
 	expect_status 1
 	expect_err_match 'f\.lock: held by PID'
+	run lockrun --stop f.lock
+	expect_status 0
+}
+
+# --output, --umask and --chdir are the command's.
+t_background_output() {
+	run lockrun -b --output log --umask 077 --chdir / f.lock \
+		sh -c 'echo $$ >>'"'$T/.pids'"'; echo "out $(umask) $(pwd)"; exec sleep 300'
+	expect_status 0
+	wait_until grep -qx 'out 0077 /' log || fail "output: $(cat log)"
 	run lockrun --stop f.lock
 	expect_status 0
 }
@@ -376,5 +384,6 @@ run_tests \
 	t_respawn_until \
 	t_respawn_term_during_run \
 	t_background \
+	t_background_output \
 	t_background_exec_fails \
 	t_auto_name
