@@ -69,6 +69,7 @@ static void usage(void)
 	       " %1$s [options] -N NAME COMMAND [ARG...]\n"
 	       " %1$s [options] FD\n"
 	       " %1$s [options] --fd FD COMMAND [ARG...] | -c COMMAND-STRING\n"
+	       " %1$s --stop [--retry SCHEDULE] [--oknodo] FILE | -N NAME | --auto COMMAND...\n"
 	       "\nRun a command while holding a lock; refuse or wait when another\n"
 	       "instance holds it, and say who that is.\n"
 	       "\nflock(1) options:\n"
