@@ -30,11 +30,9 @@
 
 #include "autoname.h"
 #include "common.h"
-#include "detach.h"
 #include "format.h"
 #include "job.h"
-#include "respawn.h"
-#include "stop.h"
+#include "startstop.h"
 
 struct opts {
 	unsigned flags;       /* PIDLOCK_* */
@@ -52,13 +50,7 @@ struct opts {
 	char *sh_argv[4];
 	int64_t max_time_ms, kill_after_ms;
 	int max_time_signal;
-	/* Starting and stopping (stop.h, detach.h, respawn.h, autoname.h): */
-	bool stop, oknodo, replace, respawn, background, auto_name;
-	const char *retry;
-	struct stop_schedule schedule;
-	struct respawn_opts re;
-	struct detach_opts bg;
-	char name_buf[PIDLOCK_NAME_MAX + 1];
+	struct start_stop ss; /* --stop, --replace, -b, ... (startstop.h) */
 };
 
 static void usage(void)
@@ -99,32 +91,15 @@ static void usage(void)
 	       " -S, --signal SIG           signal for --max-time (default TERM)\n"
 	       " -U, --user USER[:GROUP]    run the command as USER (root only)\n"
 	       "     --foreground           leave the command in lockrun's process group\n"
-	       "\nStarting and stopping:\n"
-	       "     --stop                 stop the job holding the lock (no command)\n"
-	       "     --retry SCHEDULE       how: SIG/DUR/SIG/DUR... (default TERM/30/KILL/5)\n"
-	       "     --oknodo               --stop: exit 0 when nothing holds the lock\n"
-	       "     --replace              stop the holder's job, then run the command\n"
-	       "     --respawn              run the command again when it ends, lock held\n"
-	       "     --respawn-delay DUR    first delay before a restart (1), doubling\n"
-	       "     --respawn-limit N      restart at most N times\n"
-	       "     --until-success        --respawn: stop once the command exits 0\n"
-	       "     --until-failure        --respawn: stop once the command fails\n"
-	       " -b, --background           detach; exit 0 once the command runs\n"
-	       "     --output FILE          --background: append output to FILE\n"
-	       "     --chdir DIR            --background: run the command in DIR\n"
-	       "     --umask MASK           --background: the command's umask (octal)\n"
-	       "     --auto                 name the lock after the command line\n"
-	       " -h, --help                 display this help\n"
+	       , getprogname());
+	start_stop_usage();
+	printf(" -h, --help                 display this help\n"
 	       " -V, --version              display version\n"
-	       "\nDurations: 250ms, 1.5 (seconds), 2m, 1h.  See lockrun(1).\n",
-	       getprogname());
+	       "\nDurations: 250ms, 1.5 (seconds), 2m, 1h.  See lockrun(1).\n");
 }
 
 enum { OPT_VERBOSE = 256, OPT_FCNTL, OPT_START, OPT_LENGTH, OPT_FD,
-       OPT_FOREGROUND, OPT_REMOVE, OPT_STOP, OPT_RETRY, OPT_OKNODO,
-       OPT_REPLACE, OPT_RESPAWN, OPT_RESPAWN_DELAY, OPT_RESPAWN_LIMIT,
-       OPT_UNTIL_SUCCESS, OPT_UNTIL_FAILURE, OPT_OUTPUT, OPT_CHDIR, OPT_UMASK,
-       OPT_AUTO };
+       OPT_FOREGROUND, OPT_REMOVE };
 
 static const struct option long_options[] = {
 	{ "shared", no_argument, NULL, 's' },
@@ -153,20 +128,7 @@ static const struct option long_options[] = {
 	{ "signal", required_argument, NULL, 'S' },
 	{ "user", required_argument, NULL, 'U' },
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
-	{ "stop", no_argument, NULL, OPT_STOP },
-	{ "retry", required_argument, NULL, OPT_RETRY },
-	{ "oknodo", no_argument, NULL, OPT_OKNODO },
-	{ "replace", no_argument, NULL, OPT_REPLACE },
-	{ "respawn", no_argument, NULL, OPT_RESPAWN },
-	{ "respawn-delay", required_argument, NULL, OPT_RESPAWN_DELAY },
-	{ "respawn-limit", required_argument, NULL, OPT_RESPAWN_LIMIT },
-	{ "until-success", no_argument, NULL, OPT_UNTIL_SUCCESS },
-	{ "until-failure", no_argument, NULL, OPT_UNTIL_FAILURE },
-	{ "background", no_argument, NULL, 'b' },
-	{ "output", required_argument, NULL, OPT_OUTPUT },
-	{ "chdir", required_argument, NULL, OPT_CHDIR },
-	{ "umask", required_argument, NULL, OPT_UMASK },
-	{ "auto", no_argument, NULL, OPT_AUTO },
+	START_STOP_LONG_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -235,23 +197,11 @@ static void parse_option(struct opts *o, int c)
 	case 'S': o->max_time_signal = signal_or_die(optarg); break;
 	case 'U': o->user = optarg; break;
 	case OPT_FOREGROUND: o->foreground = true; break;
-	case OPT_STOP: o->stop = true; break;
-	case OPT_RETRY: o->retry = optarg; break;
-	case OPT_OKNODO: o->oknodo = true; break;
-	case OPT_REPLACE: o->replace = true; break;
-	case OPT_RESPAWN: o->respawn = true; break;
-	case OPT_RESPAWN_DELAY: o->re.delay_ms = duration_or_die(optarg, "respawn delay"); break;
-	case OPT_RESPAWN_LIMIT: o->re.limit = number_or_die(optarg, 1, LLONG_MAX, "respawn limit"); break;
-	case OPT_UNTIL_SUCCESS: o->re.until_success = true; break;
-	case OPT_UNTIL_FAILURE: o->re.until_failure = true; break;
-	case 'b': o->background = true; break;
-	case OPT_OUTPUT: o->bg.output = optarg; break;
-	case OPT_CHDIR: o->bg.chdir = optarg; break;
-	case OPT_UMASK: o->bg.umask = umask_or_die(optarg); break;
-	case OPT_AUTO: o->auto_name = true; break;
 	case 'h': usage(); exit(EX_OK);
 	case 'V': print_version(); exit(EX_OK);
-	default: try_help();
+	default:
+		if (!start_stop_option(&o->ss, c, optarg))
+			try_help();
 	}
 }
 
@@ -260,19 +210,19 @@ static void parse_operands(struct opts *o, int argc, char **argv)
 {
 	int i = optind;
 
-	if (o->stop && !o->name && !o->auto_name) { /* --stop FILE */
+	if (o->ss.stop && !o->name && !o->ss.auto_name) { /* --stop FILE */
 		if (i >= argc)
 			errx(EX_USAGE, "--stop requires a file, directory or -N NAME");
 		o->path = argv[i++];
 	}
-	if (o->stop && !o->auto_name) {
+	if (o->ss.stop && !o->ss.auto_name) {
 		if (i < argc)
 			errx(EX_USAGE, "--stop runs no command (with --auto, the command names the lock)");
 		return;
 	}
-	if (o->auto_name && (o->name || o->fd >= 0))
+	if (o->ss.auto_name && (o->name || o->fd >= 0))
 		errx(EX_USAGE, "--auto names the lock: not with -N or --fd");
-	if (o->fd < 0 && !o->name && !o->auto_name) {
+	if (o->fd < 0 && !o->name && !o->ss.auto_name) {
 		if (i >= argc)
 			errx(EX_USAGE, "requires file descriptor, file or directory");
 		if (i + 1 == argc && !o->argv) {
@@ -296,45 +246,27 @@ static void parse_operands(struct opts *o, int argc, char **argv)
 			errx(EX_USAGE, "both -c and a command given");
 		o->argv = &argv[i];
 	}
-	if (!o->argv && (o->path || o->name || o->auto_name))
+	if (!o->argv && (o->path || o->name || o->ss.auto_name))
 		errx(EX_USAGE, "no command to run");
-	if (o->auto_name) {
+	if (o->ss.auto_name) {
 		/* As the user wrote it: "-c STRING", whatever $SHELL is. */
 		auto_lock_name(o->argv == o->sh_argv ? &o->sh_argv[1] : o->argv,
-			       o->name_buf, sizeof(o->name_buf));
-		o->name = o->name_buf;
+			       o->ss.name, sizeof(o->ss.name));
+		o->name = o->ss.name;
 	}
 }
 
 /* The options of starting and stopping, and what they exclude. */
 static void check_start_stop(struct opts *o)
 {
-	const bool starts = o->replace || o->respawn || o->background;
-	const bool plain = !(o->flags & (PIDLOCK_SHARED | PIDLOCK_NO_RECORD)) &&
-			   o->fd < 0;
+	const struct start_stop_ctx c = {
+		.plain = !(o->flags & (PIDLOCK_SHARED | PIDLOCK_NO_RECORD)) && o->fd < 0,
+		.command = o->argv != NULL, .no_fork = o->no_fork,
+		.runs = o->max_time_ms || o->user, .verbose = o->verbose,
+		.signal = o->max_time_signal,
+	};
 
-	stop_schedule_or_die(o->retry ? o->retry : STOP_DEFAULT_RETRY,
-			     o->max_time_signal, &o->schedule);
-	if (o->stop && (starts || o->no_fork || o->max_time_ms || o->user))
-		errx(EX_USAGE, "--stop runs nothing: not with options that run a command");
-	if ((o->stop || o->replace) && !plain)
-		errx(EX_USAGE, "--stop and --replace need an exclusive lock with a record "
-		     "(not -s, --fcntl, --fd or flock)");
-	if ((o->retry && !o->stop && !o->replace) || (o->oknodo && !o->stop))
-		errx(EX_USAGE, "--retry goes with --stop or --replace, --oknodo with --stop");
-	if ((o->re.limit || o->re.until_success || o->re.until_failure ||
-	     o->re.delay_ms >= 0) && !o->respawn)
-		errx(EX_USAGE, "--respawn-delay, --respawn-limit and --until-* need --respawn");
-	if (o->re.until_success && o->re.until_failure)
-		errx(EX_USAGE, "--until-success and --until-failure are exclusive");
-	if ((o->bg.output || o->bg.chdir || o->bg.umask >= 0) && !o->background)
-		errx(EX_USAGE, "--output, --chdir and --umask need --background");
-	if ((o->respawn || o->background) && (o->no_fork || !o->argv))
-		errx(EX_USAGE, "--respawn and --background need a command and "
-		     "a supervising lockrun: not with --no-fork");
-	if (o->re.delay_ms < 0)
-		o->re.delay_ms = 1000;
-	o->re.verbose = o->verbose;
+	start_stop_check(&o->ss, &c);
 }
 
 static void check_options(struct opts *o)
@@ -378,8 +310,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
 	o->conflict_code = 1;
 	o->fd = -1;
 	o->max_time_signal = SIGTERM;
-	o->re.delay_ms = -1;
-	o->bg.umask = -1;
+	start_stop_init(&o->ss);
 	o->flock_name = strcmp(getprogname(), "flock") == 0;
 	if (argc < 2) {
 		warnx("not enough arguments");
@@ -582,7 +513,7 @@ static void take_lock(const struct opts *o, struct pidlock *lock)
  * for in the kernel meanwhile, taken; else a conflict, as for -n. */
 static void replace_holder(const struct opts *o, struct pidlock *lock)
 {
-	const struct stop_opts so = { o->flags, o->quiet, o->verbose, &o->schedule };
+	const struct stop_opts so = { o->flags, o->quiet, o->verbose, &o->ss.schedule };
 	int r = pidlock_acquire(lock, o->flags, PIDLOCK_NO_WAIT);
 
 	if (r == -EWOULDBLOCK && stop_holder(lock, &so, pidlock_holder(lock)) != STOP_DONE)
@@ -790,9 +721,9 @@ static struct job_end run_and_release(const struct opts *o,
 
 	/* Block the forwarded signals first, so none is lost around fork. */
 	job_block_signals(&old);
-	if (o->respawn) {
+	if (o->ss.respawn) {
 		struct run_ctx c = { o, lock, u, &old };
-		end = respawn_loop(&o->re, run_again, &c);
+		end = respawn_loop(&o->ss.re, run_again, &c);
 	} else {
 		end = fork_and_supervise(o, lock, u, &old);
 	}
@@ -864,14 +795,14 @@ int main(int argc, char **argv)
 	}
 	if (o.user)
 		resolve_user(o.user, &u);
-	if (o.background)
-		detach_or_die(&o.bg);
+	if (o.ss.background)
+		detach_or_die(&o.ss.bg);
 	the_lock = new_lock(&o);
-	if (o.stop) {
-		const struct stop_opts so = { o.flags, o.quiet, o.verbose, &o.schedule };
-		return stop_main(the_lock, &so, o.oknodo);
+	if (o.ss.stop) {
+		const struct stop_opts so = { o.flags, o.quiet, o.verbose, &o.ss.schedule };
+		return stop_main(the_lock, &so, o.ss.oknodo);
 	}
-	if (o.replace)
+	if (o.ss.replace)
 		replace_holder(&o, the_lock);
 	else
 		take_lock(&o, the_lock);
