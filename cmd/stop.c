@@ -2,6 +2,7 @@
 /* lockrun --stop and --replace; see stop.h and lockrun(1), STOPPING. */
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -97,46 +98,90 @@ void stop_schedule_or_die(const char *s, int sig, struct stop_schedule *out)
 
 struct target {
 	pid_t pid;
-	int pidfd;
-	bool stopped; /* SIGSTOP sent (before a KILL) */
+	int pidfd;      /* -1 without pidfd_open(2): then start tells */
+	uint64_t start; /* start time, clock ticks after boot */
+	bool stopped;   /* SIGSTOP sent (before a KILL) */
 };
 
 struct job_set {
 	struct target *v;
 	size_t n;
-	dev_t dev;
-	ino_t ino;
 };
 
-static int pidfd_open_pid(pid_t pid)
+/* pid's start time, 0 when it is gone or a zombie. */
+static uint64_t start_of(pid_t pid)
 {
-	return (int)syscall(SYS_pidfd_open, pid, 0);
+	char path[32], buf[1024], *p, state;
+	unsigned long long start;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* Field 22, counted after the command name's last ')'. */
+	if (!(p = strrchr(buf, ')')) ||
+	    sscanf(p + 1, " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+			  "%*s %*s %*s %*s %*s %*s %llu", &state, &start) != 2 ||
+	    state == 'Z')
+		return 0;
+	return start;
 }
 
-/* Has the process of pidfd exited (or can it not be told)? */
-static bool exited(int pidfd)
+/*
+ * A process to signal.  With a pidfd (Linux 5.3) it is that process for
+ * good; without one (older kernels, valgrind) its start time is checked
+ * before each signal, which leaves a window of microseconds for the PID
+ * to change hands (lockrun(1) says so).
+ */
+static bool open_target(pid_t pid, struct target *t)
 {
-	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	*t = (struct target){ pid, (int)syscall(SYS_pidfd_open, pid, 0), 0, false };
+	if (t->pidfd < 0 && errno != ENOSYS)
+		return false;
+	t->start = start_of(pid);
+	if (t->start == 0 && t->pidfd >= 0)
+		close(t->pidfd);
+	return t->start != 0;
+}
 
+static void close_target(struct target *t)
+{
+	if (t->pidfd >= 0)
+		close(t->pidfd);
+}
+
+/* Has the process exited (or can it not be told)? */
+static bool exited(const struct target *t)
+{
+	struct pollfd p = { .fd = t->pidfd, .events = POLLIN };
+
+	if (t->pidfd < 0)
+		return start_of(t->pid) != t->start;
 	return poll(&p, 1, 0) != 0;
 }
 
 static bool in_set(const struct job_set *j, pid_t pid)
 {
 	for (size_t i = 0; i < j->n; i++)
-		if (j->v[i].pid == pid && !exited(j->v[i].pidfd))
+		if (j->v[i].pid == pid && !exited(&j->v[i]))
 			return true;
 	return false;
 }
 
-static void add_target(struct job_set *j, pid_t pid, int pidfd)
+static void add_target(struct job_set *j, const struct target *t)
 {
 	struct target *v = reallocarray(j->v, j->n + 1, sizeof(*v));
 
 	if (!v)
 		err(EX_OSERR, "out of memory");
 	j->v = v;
-	j->v[j->n++] = (struct target){ pid, pidfd, false };
+	j->v[j->n++] = *t;
 }
 
 static bool holder_listed(const struct pidlock_info *info, pid_t pid)
@@ -156,28 +201,27 @@ static bool holder_listed(const struct pidlock_info *info, pid_t pid)
 static void find_holders(const char *path, struct job_set *j)
 {
 	struct pidlock_info first, again;
-	int fds[PIDLOCK_HOLDERS_MAX];
+	struct target t[PIDLOCK_HOLDERS_MAX];
+	bool opened[PIDLOCK_HOLDERS_MAX];
 
 	if (pidlock_inspect(path, NULL, &first) < 0 ||
 	    (first.state != PIDLOCK_STATE_LIVE &&
 	     first.state != PIDLOCK_STATE_LIVE_INHERITED))
 		return;
 	for (unsigned i = 0; i < first.nholders; i++)
-		fds[i] = first.holders[i].waiting || first.holders[i].pid <= 0 ? -1
-			 : pidfd_open_pid(first.holders[i].pid);
+		opened[i] = !first.holders[i].waiting && first.holders[i].pid > 0 &&
+			    open_target(first.holders[i].pid, &t[i]);
 	if (pidlock_inspect(path, NULL, &again) < 0 || again.dev != first.dev ||
 	    again.ino != first.ino)
 		again.nholders = 0;
-	j->dev = first.dev;
-	j->ino = first.ino;
 	for (unsigned i = 0; i < first.nholders; i++) {
-		if (fds[i] < 0)
+		if (!opened[i])
 			continue;
-		if (holder_listed(&again, first.holders[i].pid) && !exited(fds[i]) &&
-		    !in_set(j, first.holders[i].pid))
-			add_target(j, first.holders[i].pid, fds[i]);
+		if (holder_listed(&again, t[i].pid) && !exited(&t[i]) &&
+		    !in_set(j, t[i].pid))
+			add_target(j, &t[i]);
 		else
-			close(fds[i]);
+			close_target(&t[i]);
 	}
 }
 
@@ -196,19 +240,19 @@ static bool add_descendants(struct job_set *j)
 	if (!roots)
 		err(EX_OSERR, "out of memory");
 	for (size_t i = 0; i < j->n; i++)
-		if (!exited(j->v[i].pidfd))
+		if (!exited(&j->v[i]))
 			roots[nroots++] = j->v[i].pid;
 	nd = job_descendants(roots, nroots, &d);
 	for (size_t i = 0; i < nd; i++) {
-		int fd;
-		if (in_set(j, d[i].pid) || (fd = pidfd_open_pid(d[i].pid)) < 0)
+		struct target t;
+		if (in_set(j, d[i].pid) || !open_target(d[i].pid, &t))
 			continue;
 		if (job_read_proc(d[i].pid, &now) && now.ppid == d[i].ppid &&
-		    in_set(j, now.ppid) && !exited(fd)) {
-			add_target(j, d[i].pid, fd);
+		    in_set(j, now.ppid) && !exited(&t)) {
+			add_target(j, &t);
 			added = true;
 		} else {
-			close(fd);
+			close_target(&t);
 		}
 	}
 	free(d);
@@ -219,7 +263,7 @@ static bool add_descendants(struct job_set *j)
 static bool all_exited(const struct job_set *j)
 {
 	for (size_t i = 0; i < j->n; i++)
-		if (!exited(j->v[i].pidfd))
+		if (!exited(&j->v[i]))
 			return false;
 	return true;
 }
@@ -227,7 +271,7 @@ static bool all_exited(const struct job_set *j)
 static void free_set(struct job_set *j)
 {
 	for (size_t i = 0; i < j->n; i++)
-		close(j->v[i].pidfd);
+		close_target(&j->v[i]);
 	free(j->v);
 	j->v = NULL;
 	j->n = 0;
@@ -235,7 +279,10 @@ static void free_set(struct job_set *j)
 
 static void send_sig(const struct target *t, int sig)
 {
-	(void)syscall(SYS_pidfd_send_signal, t->pidfd, sig, NULL, 0);
+	if (t->pidfd >= 0)
+		(void)syscall(SYS_pidfd_send_signal, t->pidfd, sig, NULL, 0);
+	else if (start_of(t->pid) == t->start)
+		(void)kill(t->pid, sig);
 }
 
 /*
@@ -250,7 +297,7 @@ static void signal_tops(struct job_set *j, int sig)
 
 	add_descendants(j);
 	for (size_t i = 0; i < j->n; i++) {
-		if (exited(j->v[i].pidfd) || !job_read_proc(j->v[i].pid, &p))
+		if (exited(&j->v[i]) || !job_read_proc(j->v[i].pid, &p))
 			continue;
 		if (!in_set(j, p.ppid))
 			send_sig(&j->v[i], sig);
@@ -381,7 +428,7 @@ static enum stop_outcome run_schedule(struct pidlock *lock,
 enum stop_outcome stop_holder(struct pidlock *lock, const struct stop_opts *o,
 			      const struct pidlock_info *found)
 {
-	struct job_set j = { NULL, 0, 0, 0 };
+	struct job_set j = { NULL, 0 };
 	const char *why = refusal(found);
 	enum stop_outcome out;
 	int err = 0;
