@@ -442,8 +442,9 @@ enum stop_outcome stop_holder(struct pidlock *lock, const struct stop_opts *o,
 		/* Released meanwhile, or held where we cannot see. */
 		if (wait_free(lock, o, &j, 0, &err) == W_GOT)
 			return STOP_DONE;
-		say(o, lock, "held by no process visible here (another PID "
-			     "namespace?): nothing signalled; ", pidlock_holder(lock));
+		say(o, lock, "held by no process lockrun can prove (one in "
+			     "another PID namespace, or one that took it just "
+			     "now): nothing signalled; ", pidlock_holder(lock));
 		return STOP_TROUBLE;
 	}
 	add_descendants(&j);
