@@ -160,8 +160,10 @@ $(B)/lockstat $(B)/lockclean: OUTPUT_LIBS = $(SCOLS_LIBS)
 # the same objects twice more).  lockrun and lockstat put holders, times
 # and ages into words (format.c); only lockstat finds a locked file's
 # path in /proc/PID/fd (fdpath.c).
-LOCKRUN_OBJS = $(B)/cmd/lockrun.o $(B)/cmd/job.o $(B)/cmd/format.o
-$(B)/lockrun: $(B)/cmd/job.o $(B)/cmd/format.o
+LOCKRUN_START_STOP = $(B)/cmd/stop.o $(B)/cmd/detach.o $(B)/cmd/respawn.o \
+		     $(B)/cmd/autoname.o $(B)/cmd/startstop.o
+LOCKRUN_OBJS = $(B)/cmd/lockrun.o $(B)/cmd/job.o $(B)/cmd/format.o $(LOCKRUN_START_STOP)
+$(B)/lockrun: $(B)/cmd/job.o $(B)/cmd/format.o $(LOCKRUN_START_STOP)
 $(B)/lockstat: $(B)/cmd/format.o $(B)/cmd/fdpath.o
 
 # lockclean's removal policy lives in a file of its own: test-catalogue

@@ -75,16 +75,12 @@ void job_parent_setup(pid_t child, bool own_group)
 
 /* --- the processes of the job -------------------------------------------- */
 
-struct proc_entry {
-	pid_t pid, ppid, pgrp;
-};
-
 struct proc_list {
-	struct proc_entry *v;
+	struct job_proc *v;
 	size_t n;
 };
 
-static bool read_stat(pid_t pid, struct proc_entry *e)
+bool job_read_proc(pid_t pid, struct job_proc *e)
 {
 	char path[32], buf[512], *p;
 	ssize_t n;
@@ -103,15 +99,19 @@ static bool read_stat(pid_t pid, struct proc_entry *e)
 	if (!(p = strrchr(buf, ')')) ||
 	    sscanf(p + 1, " %*c %d %d", &ppid, &pgrp) != 2)
 		return false;
-	*e = (struct proc_entry){ pid, (pid_t)ppid, (pid_t)pgrp };
+	*e = (struct job_proc){ pid, (pid_t)ppid, (pid_t)pgrp };
 	return true;
 }
 
-/* Every process that descends from lockrun (its children, theirs, ...). */
-static void list_descendants(struct proc_list *out)
+static bool pid_in(const pid_t *v, size_t n, pid_t pid);
+
+/* Every process that descends from one of roots (their children, theirs,
+ * ...), parents before their children; the roots themselves are not in. */
+static void list_descendants_of(const pid_t *roots, size_t nroots,
+				struct proc_list *out)
 {
 	struct proc_list all = { NULL, 0 };
-	struct proc_entry *v = NULL;
+	struct job_proc *v = NULL;
 	struct dirent *d;
 	DIR *dp;
 	bool grown = true;
@@ -123,8 +123,8 @@ static void list_descendants(struct proc_list *out)
 	while ((d = readdir(dp)) != NULL) {
 		const char *why = NULL;
 		pid_t pid = (pid_t)strtonum(d->d_name, 1, INT32_MAX, &why);
-		struct proc_entry e;
-		if (why || !read_stat(pid, &e))
+		struct job_proc e;
+		if (why || !job_read_proc(pid, &e))
 			continue;
 		if (!(v = reallocarray(all.v, all.n + 1, sizeof(*v))))
 			break;
@@ -144,7 +144,7 @@ static void list_descendants(struct proc_list *out)
 	while (grown) {
 		grown = false;
 		for (size_t i = 0; i < all.n; i++) {
-			bool parent_in = all.v[i].ppid == getpid();
+			bool parent_in = pid_in(roots, nroots, all.v[i].ppid);
 			for (size_t j = 0; !parent_in && j < out->n; j++)
 				parent_in = out->v[j].pid == all.v[i].ppid;
 			if (!in[i] && parent_in) {
@@ -156,6 +156,23 @@ static void list_descendants(struct proc_list *out)
 	}
 	free(in);
 	free(all.v);
+}
+
+/* Every process that descends from lockrun (its children, theirs, ...). */
+static void list_descendants(struct proc_list *out)
+{
+	pid_t self = getpid();
+
+	list_descendants_of(&self, 1, out);
+}
+
+size_t job_descendants(const pid_t *roots, size_t nroots, struct job_proc **out)
+{
+	struct proc_list l = { NULL, 0 };
+
+	list_descendants_of(roots, nroots, &l);
+	*out = l.v;
+	return l.v ? l.n : 0;
 }
 
 static bool pid_in(const pid_t *v, size_t n, pid_t pid)
@@ -226,6 +243,7 @@ struct job {
 	int64_t term_at, kill_at, give_up_at; /* 0: not armed */
 	bool timed_out, stopping, child_done;
 	int child_status;
+	int stopped_by;
 	sigset_t received;
 };
 
@@ -289,6 +307,7 @@ static void on_signal(struct job *j, int sig, const siginfo_t *info)
 
 	sigaddset(&j->received, sig);
 	if (stops_job(sig)) {
+		j->stopped_by = sig;
 		stop_job(j, sig, skip);
 	} else if (sig == SIGWINCH && j->own_group) {
 		kill(-j->child, sig); /* a resize concerns the whole group */
@@ -372,7 +391,7 @@ static struct timespec *wait_left(const struct job *j, struct timespec *ts)
 static struct job_end job_result(const struct job *j)
 {
 	int st = j->child_status, sig;
-	struct job_end end = { 0, 0 };
+	struct job_end end = { 0, 0, j->stopped_by };
 	char left[256];
 
 	if (j->stopping) {

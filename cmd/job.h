@@ -28,7 +28,22 @@ struct job_opts {
 struct job_end {
 	int status;  /* lockrun's exit status */
 	int die_by;  /* when not 0: die by this signal after the release */
+	int stopped_by; /* a signal that told lockrun to stop (TERM, INT,
+			   HUP, QUIT), 0 when none came: --respawn ends */
 };
+
+/* A process as /proc/PID/stat tells it. */
+struct job_proc {
+	pid_t pid, ppid, pgrp;
+};
+
+/* Reads pid's parent and process group; false when it is gone. */
+bool job_read_proc(pid_t pid, struct job_proc *e);
+
+/* The descendants of the processes roots (not the roots themselves),
+ * each after its parent, in *out (malloc'd, NULL when none); returns how
+ * many.  A snapshot: --stop checks each before it signals it. */
+size_t job_descendants(const pid_t *roots, size_t nroots, struct job_proc **out);
 
 /* Blocks the signals the supervisor waits for (before fork); *old is
  * the mask to restore in the child and at the end. */

@@ -28,9 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "autoname.h"
 #include "common.h"
 #include "format.h"
 #include "job.h"
+#include "startstop.h"
 
 struct opts {
 	unsigned flags;       /* PIDLOCK_* */
@@ -48,6 +50,7 @@ struct opts {
 	char *sh_argv[4];
 	int64_t max_time_ms, kill_after_ms;
 	int max_time_signal;
+	struct start_stop ss; /* --stop, --replace, -b, ... (startstop.h) */
 };
 
 static void usage(void)
@@ -58,6 +61,7 @@ static void usage(void)
 	       " %1$s [options] -N NAME COMMAND [ARG...]\n"
 	       " %1$s [options] FD\n"
 	       " %1$s [options] --fd FD COMMAND [ARG...] | -c COMMAND-STRING\n"
+	       " %1$s --stop [--retry SCHEDULE] [--oknodo] FILE | -N NAME | --auto COMMAND...\n"
 	       "\nRun a command while holding a lock; refuse or wait when another\n"
 	       "instance holds it, and say who that is.\n"
 	       "\nflock(1) options:\n"
@@ -87,10 +91,11 @@ static void usage(void)
 	       " -S, --signal SIG           signal for --max-time (default TERM)\n"
 	       " -U, --user USER[:GROUP]    run the command as USER (root only)\n"
 	       "     --foreground           leave the command in lockrun's process group\n"
-	       " -h, --help                 display this help\n"
+	       , getprogname());
+	start_stop_usage();
+	printf(" -h, --help                 display this help\n"
 	       " -V, --version              display version\n"
-	       "\nDurations: 250ms, 1.5 (seconds), 2m, 1h.  See lockrun(1).\n",
-	       getprogname());
+	       "\nDurations: 250ms, 1.5 (seconds), 2m, 1h.  See lockrun(1).\n");
 }
 
 enum { OPT_VERBOSE = 256, OPT_FCNTL, OPT_START, OPT_LENGTH, OPT_FD,
@@ -123,6 +128,7 @@ static const struct option long_options[] = {
 	{ "signal", required_argument, NULL, 'S' },
 	{ "user", required_argument, NULL, 'U' },
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+	START_STOP_LONG_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -193,7 +199,9 @@ static void parse_option(struct opts *o, int c)
 	case OPT_FOREGROUND: o->foreground = true; break;
 	case 'h': usage(); exit(EX_OK);
 	case 'V': print_version(); exit(EX_OK);
-	default: try_help();
+	default:
+		if (!start_stop_option(&o->ss, c, optarg))
+			try_help();
 	}
 }
 
@@ -202,7 +210,19 @@ static void parse_operands(struct opts *o, int argc, char **argv)
 {
 	int i = optind;
 
-	if (o->fd < 0 && !o->name) {
+	if (o->ss.stop && !o->name && !o->ss.auto_name) { /* --stop FILE */
+		if (i >= argc)
+			errx(EX_USAGE, "--stop requires a file, directory or -N NAME");
+		o->path = argv[i++];
+	}
+	if (o->ss.stop && !o->ss.auto_name) {
+		if (i < argc)
+			errx(EX_USAGE, "--stop runs no command (with --auto, the command names the lock)");
+		return;
+	}
+	if (o->ss.auto_name && (o->name || o->fd >= 0))
+		errx(EX_USAGE, "--auto names the lock: not with -N or --fd");
+	if (o->fd < 0 && !o->name && !o->ss.auto_name) {
 		if (i >= argc)
 			errx(EX_USAGE, "requires file descriptor, file or directory");
 		if (i + 1 == argc && !o->argv) {
@@ -226,8 +246,27 @@ static void parse_operands(struct opts *o, int argc, char **argv)
 			errx(EX_USAGE, "both -c and a command given");
 		o->argv = &argv[i];
 	}
-	if (!o->argv && (o->path || o->name))
+	if (!o->argv && (o->path || o->name || o->ss.auto_name))
 		errx(EX_USAGE, "no command to run");
+	if (o->ss.auto_name) {
+		/* As the user wrote it: "-c STRING", whatever $SHELL is. */
+		auto_lock_name(o->argv == o->sh_argv ? &o->sh_argv[1] : o->argv,
+			       o->ss.name, sizeof(o->ss.name));
+		o->name = o->ss.name;
+	}
+}
+
+/* The options of starting and stopping, and what they exclude. */
+static void check_start_stop(struct opts *o)
+{
+	const struct start_stop_ctx c = {
+		.plain = !(o->flags & (PIDLOCK_SHARED | PIDLOCK_NO_RECORD)) && o->fd < 0,
+		.command = o->argv != NULL, .no_fork = o->no_fork,
+		.runs = o->max_time_ms || o->user, .verbose = o->verbose,
+		.signal = o->max_time_signal,
+	};
+
+	start_stop_check(&o->ss, &c);
 }
 
 static void check_options(struct opts *o)
@@ -259,6 +298,7 @@ static void check_options(struct opts *o)
 		errx(EX_USAGE, "--max-time and --user need a command");
 	if (o->max_time_ms && o->no_fork)
 		errx(EX_USAGE, "--max-time needs a supervising lockrun: not with --no-fork");
+	check_start_stop(o);
 }
 
 static void parse_args(struct opts *o, int argc, char **argv)
@@ -270,12 +310,13 @@ static void parse_args(struct opts *o, int argc, char **argv)
 	o->conflict_code = 1;
 	o->fd = -1;
 	o->max_time_signal = SIGTERM;
+	start_stop_init(&o->ss);
 	o->flock_name = strcmp(getprogname(), "flock") == 0;
 	if (argc < 2) {
 		warnx("not enough arguments");
 		try_help();
 	}
-	while ((c = getopt_long(argc, argv, "+sxeunw:E:oc:FN:m:qkT:K:S:U:hV",
+	while ((c = getopt_long(argc, argv, "+sxeunw:E:oc:FN:m:qkT:K:S:U:bhV",
 				long_options, NULL)) != -1)
 		parse_option(o, c);
 	parse_operands(o, argc, argv);
@@ -441,6 +482,8 @@ static int acquire_within(const struct opts *o, struct pidlock *lock,
 	return r;
 }
 
+static void lock_taken(const struct opts *o, struct pidlock *lock);
+
 static void take_lock(const struct opts *o, struct pidlock *lock)
 {
 	struct timespec t0;
@@ -463,6 +506,26 @@ static void take_lock(const struct opts *o, struct pidlock *lock)
 	if (o->verbose)
 		printf("%s: getting lock took %.6f seconds\n", getprogname(),
 		       seconds_since(&t0));
+	lock_taken(o, lock);
+}
+
+/* --replace: the holder's job is stopped (stop.h), and the lock, waited
+ * for in the kernel meanwhile, taken; else a conflict, as for -n. */
+static void replace_holder(const struct opts *o, struct pidlock *lock)
+{
+	const struct stop_opts so = { o->flags, o->quiet, o->verbose, &o->ss.schedule };
+	int r = pidlock_acquire(lock, o->flags, PIDLOCK_NO_WAIT);
+
+	if (r == -EWOULDBLOCK && stop_holder(lock, &so, pidlock_holder(lock)) != STOP_DONE)
+		exit(o->conflict_code);
+	if (r < 0 && r != -EWOULDBLOCK)
+		fail_exit(o, lock, r);
+	lock_taken(o, lock);
+}
+
+/* What follows every acquisition: what a recovery and the place mean. */
+static void lock_taken(const struct opts *o, struct pidlock *lock)
+{
 	if (pidlock_recovered(lock) && o->verbose)
 		warnx("%s: recovered a stale lock: %s", esc(pidlock_path(lock)),
 		      esc(pidlock_holder(lock)->reason));
@@ -548,10 +611,12 @@ static void run_command(const struct opts *o, struct pidlock *lock,
 			;
 		close(recorded);
 	}
+	detach_in_child();
 	if (o->verbose)
 		printf("%s: executing %s\n", getprogname(), esc(o->argv[0]));
 	fflush(stdout);
 	execvp(o->argv[0], o->argv);
+	detach_exec_failed(errno);
 	warn("failed to execute %s", esc(o->argv[0]));
 	if (o->no_fork) /* nobody else will: leave no file behind */
 		(void)pidlock_release(lock);
@@ -573,22 +638,22 @@ static bool take_back_if_alone(struct pidlock *lock)
 	       errno == ECHILD && pidlock_update(lock, 0) == 0;
 }
 
+/* One run of the command; the supervised signals are blocked (old is
+ * the mask the command gets) and the lock stays held. */
 static struct job_end fork_and_supervise(const struct opts *o,
 					 struct pidlock *lock,
-					 const struct target_user *u)
+					 const struct target_user *u,
+					 const sigset_t *old)
 {
 	const struct job_opts jo = { o->max_time_ms, o->kill_after_ms,
 				     o->max_time_signal, o->quiet, o->argv[0] };
 	bool own_group = job_own_group(o->foreground);
 	struct job_end end;
-	sigset_t old;
 	pid_t child;
-	int r, dropped[2] = { -1, -1 }, recorded[2] = { -1, -1 };
+	int r = 0, dropped[2] = { -1, -1 }, recorded[2] = { -1, -1 };
 	bool handed;
 	char c;
 
-	/* Block the forwarded signals first, so none is lost around fork. */
-	job_block_signals(&old);
 	handed = !(o->flags & (PIDLOCK_NO_RECORD | PIDLOCK_SHARED)) && o->fd < 0;
 	/* Orphans of the command come to us: we can stop them with the rest
 	 * of the job, and tell when none is left. */
@@ -596,12 +661,13 @@ static struct job_end fork_and_supervise(const struct opts *o,
 	if (handed && o->user && (pipe2(dropped, O_CLOEXEC) < 0 ||
 				  pipe2(recorded, O_CLOEXEC) < 0))
 		recorded[0] = recorded[1] = -1; /* the record may then say uid 0 */
+	detach_before_fork();
 	fflush(stdout);
 	child = fork();
 	if (child < 0)
 		err(EX_OSERR, "fork failed");
 	if (child == 0) {
-		sigprocmask(SIG_SETMASK, &old, NULL);
+		sigprocmask(SIG_SETMASK, old, NULL);
 		job_child_setup(own_group);
 		if (dropped[0] >= 0)
 			close(dropped[0]);
@@ -623,9 +689,44 @@ static struct job_end fork_and_supervise(const struct opts *o,
 		close(recorded[0]);
 		close(recorded[1]);
 	}
+	detach_command_started(child, !handed || r == 0, o->argv[0]);
 	end = job_supervise(&jo, child, own_group);
 	if (handed)
 		take_back_if_alone(lock);
+	return end;
+}
+
+struct run_ctx {
+	const struct opts *o;
+	struct pidlock *lock;
+	const struct target_user *u;
+	const sigset_t *old;
+};
+
+static struct job_end run_again(void *arg)
+{
+	const struct run_ctx *c = arg;
+
+	return fork_and_supervise(c->o, c->lock, c->u, c->old);
+}
+
+/* Runs the command (again and again with --respawn), then lets go. */
+static struct job_end run_and_release(const struct opts *o,
+				      struct pidlock *lock,
+				      const struct target_user *u)
+{
+	struct job_end end;
+	sigset_t old;
+	int r;
+
+	/* Block the forwarded signals first, so none is lost around fork. */
+	job_block_signals(&old);
+	if (o->ss.respawn) {
+		struct run_ctx c = { o, lock, u, &old };
+		end = respawn_loop(&o->ss.re, run_again, &c);
+	} else {
+		end = fork_and_supervise(o, lock, u, &old);
+	}
 	r = pidlock_release(lock);
 	if (r == -EWOULDBLOCK && o->verbose)
 		warnx("%s: still held by a process the command started; left in place",
@@ -694,13 +795,22 @@ int main(int argc, char **argv)
 	}
 	if (o.user)
 		resolve_user(o.user, &u);
+	if (o.ss.background)
+		detach_or_die(&o.ss.bg);
 	the_lock = new_lock(&o);
-	take_lock(&o, the_lock);
+	if (o.ss.stop) {
+		const struct stop_opts so = { o.flags, o.quiet, o.verbose, &o.ss.schedule };
+		return stop_main(the_lock, &so, o.ss.oknodo);
+	}
+	if (o.ss.replace)
+		replace_holder(&o, the_lock);
+	else
+		take_lock(&o, the_lock);
 	if (!o.argv)
 		return EX_OK; /* FD form: the caller's descriptor keeps the lock */
 	if (o.no_fork)
 		run_command(&o, the_lock, &u, -1, -1);
-	end = fork_and_supervise(&o, the_lock, &u);
+	end = run_and_release(&o, the_lock, &u);
 	pidlock_free(the_lock);
 	if (end.die_by)
 		die_by_signal(end.die_by);

@@ -142,7 +142,7 @@ _pidlock_takes_arg()
 {
 	local short long
 	case $2 in
-	lockrun) short=wEcNmTKSU long="--wait --timeout --conflict-exit-code --command --start --length --fd --name --message --max-time --kill-after --signal --user" ;;
+	lockrun) short=wEcNmTKSU long="--wait --timeout --conflict-exit-code --command --start --length --fd --name --message --max-time --kill-after --signal --user --retry --respawn-delay --respawn-limit --output --chdir --umask" ;;
 	lockstat) short=o long="--output --time-format --status --pid" ;;
 	lockclean) short="" long="--older-than --corrupt-older-than --host-dead" ;;
 	esac
@@ -171,8 +171,20 @@ _lockrun()
 	_pidlock_bundle
 
 	case $prev in
-	-w | --wait | --timeout | -T | --max-time | -K | --kill-after)
+	-w | --wait | --timeout | -T | --max-time | -K | --kill-after | --respawn-delay)
 		_pidlock_durations; return ;;
+	--retry)
+		_pidlock_add "$(printf '%s\n' TERM/30/KILL/5 TERM/10/KILL/5 INT/5/TERM/20/KILL/5 30 forever)"
+		return ;;
+	--output)
+		_pidlock_files; return ;;
+	--chdir)
+		local IFS=$'\n'
+		COMPREPLY=($(compgen -d -- "$cur")); return ;;
+	--umask)
+		_pidlock_add "$(printf '%s\n' 022 027 077)"; return ;;
+	--respawn-limit)
+		return ;;
 	-N | --name)
 		_pidlock_add "$(_pidlock_names)"; return ;;
 	-S | --signal)
@@ -195,7 +207,7 @@ _lockrun()
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
 		--) operand=$((i + 1)); break ;;
-		-N* | --name | --name=*) named=true ;;
+		-N* | --name | --name=* | --auto) named=true ;;
 		-?*) ;;
 		*) operand=$i; break ;;
 		esac
@@ -214,7 +226,10 @@ _lockrun()
 				-n --nb --nonblocking -w --wait --timeout -E --conflict-exit-code \
 				-o --close -c --command -F --no-fork --fcntl --start --length --fd \
 				--verbose -N --name -m --message -q --quiet -k --keep --remove -T --max-time \
-				-K --kill-after -S --signal -U --user --foreground -h --help -V --version)"
+				-K --kill-after -S --signal -U --user --foreground --stop --retry --oknodo \
+				--replace --respawn --respawn-delay --respawn-limit --until-success \
+				--until-failure -b --background --output --chdir --umask --auto \
+				-h --help -V --version)"
 			return
 		fi
 		if $named; then
