@@ -75,7 +75,9 @@ VALGRIND_CI_TESTS := \
     t_stale_record_removed t_live_record_kept t_reused_pid_removed \
     t_leftover_temp_files t_dry_run_removes_nothing t_json_report \
     t_recursive t_hostile_sticky_dir t_full_tmpfs_blocks \
-    t_readonly_bind_mount t_name_max
+    t_readonly_bind_mount t_name_max \
+    t_stop_schedule_ignoring_term t_stop_reused_pid t_replace \
+    t_respawn_holds_lock_between_runs t_background_exec_fails
 VALGRIND_CI_EXCLUDE := test-hostile test-systemd test-sysvinit test-torture \
     test-fuzz-replay
 ifneq ($(VALGRIND_CI),)
