@@ -42,6 +42,7 @@ struct fd_ent {
  * descriptor table read once per snapshot, not once per lock.
  */
 struct pidlock_snapshot {
+	unsigned long serial;   /* names its inspections' memory (proc.c) */
 	struct entry *v;
 	size_t n;
 	pthread_mutex_t fds_lock;
@@ -160,6 +161,15 @@ static bool parse_lock_line(char *line, struct entry *e)
 	return true;
 }
 
+/* Inspections with one snapshot share what /proc said (proc.c); every
+ * other inspection gets a serial of its own. */
+static unsigned long next_serial(void)
+{
+	static unsigned long serials;
+
+	return __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
+}
+
 PIDLOCK_PUBLIC
 int pidlock_snapshot_new(struct pidlock_snapshot **snapp)
 {
@@ -171,6 +181,7 @@ int pidlock_snapshot_new(struct pidlock_snapshot **snapp)
 	if (!snap)
 		return -ENOMEM;
 	pthread_mutex_init(&snap->fds_lock, NULL);
+	snap->serial = next_serial();
 	r = slurp_locks(&buf, &len);
 	if (r < 0) {
 		free(snap);
@@ -225,15 +236,6 @@ int pidlock_snapshot_get(const struct pidlock_snapshot *snap, size_t i,
 	return 0;
 }
 
-static uid_t uid_of(pid_t pid)
-{
-	char path[32];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	return pid > 0 && stat(path, &st) == 0 ? st.st_uid : (uid_t)-1;
-}
-
 static bool has_holder(const struct pidlock_info *info, pid_t pid)
 {
 	for (unsigned i = 0; i < info->nholders; i++)
@@ -249,7 +251,7 @@ static void add_holder(struct pidlock_info *info,
 	    (!h->waiting && h->pid > 0 && has_holder(info, h->pid)))
 		return;
 	info->holders[info->nholders] = *h;
-	info->holders[info->nholders].uid = uid_of(h->pid);
+	info->holders[info->nholders].uid = pidlock__proc_owner(h->pid);
 	info->nholders++;
 }
 
@@ -455,7 +457,7 @@ bool pidlock__held_by_others(dev_t dev, ino_t ino)
 		return false;
 	scan_holders(dev, ino, info);
 	for (unsigned i = 0; i < info->nholders; i++)
-		if (info->holders[i].pid != getpid())
+		if (info->holders[i].pid != pidlock__self_pid())
 			found = true;
 	free(info);
 	return found;
@@ -653,9 +655,9 @@ int pidlock_inspectat(int dirfd, const char *name,
 	if (!name || !info)
 		return -EINVAL;
 	pidlock__info_reset(info);
-	pidlock__proc_memo(true);
+	pidlock__proc_memo(snap ? snap->serial : next_serial());
 	inspect_one(dirfd, name, snap, info);
-	pidlock__proc_memo(false);
+	pidlock__proc_memo(0);
 	return 0;
 }
 
