@@ -579,9 +579,10 @@ static bool take_back_if_alone(struct pidlock *lock)
  * posix_spawnp(3) instead: its vfork-like child copies no page of ours, so
  * neither side pays a copy-on-write fault for every page the other
  * touches before the exec (about a millisecond of lockrun -n F true on a
- * VM).  Only for what posix_spawn can do (no --user, which needs the
- * child's own work); -1 when it cannot (the exec failed, for one): then
- * fork() and run_command() do it, and report as always.
+ * VM).  Only for what posix_spawn can do (not --user, which needs the
+ * child's own work, nor --verbose, whose line the child prints); -1 when
+ * it cannot (the exec failed, for one): then fork() and run_command() do
+ * it, and report as always.
  */
 static pid_t spawn_command(const struct opts *o, struct pidlock *lock,
 			   const sigset_t *mask, bool own_group)
@@ -592,7 +593,7 @@ static pid_t spawn_command(const struct opts *o, struct pidlock *lock,
 	int fd = pidlock_fd(lock), r;
 	pid_t child = -1;
 
-	if (o->user || posix_spawn_file_actions_init(&fa) != 0)
+	if (o->user || o->verbose || posix_spawn_file_actions_init(&fa) != 0)
 		return -1;
 	if (posix_spawnattr_init(&attr) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
@@ -609,9 +610,6 @@ static pid_t spawn_command(const struct opts *o, struct pidlock *lock,
 	if (r == 0)
 		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
 					     (own_group ? POSIX_SPAWN_SETPGROUP : 0));
-	if (r == 0 && o->verbose)
-		printf("%s: executing %s\n", getprogname(), esc(o->argv[0]));
-	fflush(stdout);
 	if (r == 0 && posix_spawnp(&child, o->argv[0], &fa, &attr, o->argv,
 				   environ) != 0)
 		child = -1;
