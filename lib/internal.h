@@ -46,7 +46,6 @@ struct pidlock__self {
 	char host[65];
 	uint64_t pidns;
 	long clock_ticks;
-	int64_t boot_time;  /* seconds since epoch, 0 when unknown */
 	pid_t pid;          /* this process */
 	uint64_t start_time; /* this process's start, ticks after boot */
 };
@@ -79,6 +78,7 @@ uint64_t pidlock__epoch(void);
 pid_t pidlock__self_pid(void);
 pid_t pidlock__tid(void);
 uid_t pidlock__proc_owner(pid_t pid);
+int64_t pidlock__boot_time(void);
 int pidlock__proc_identity(pid_t pid, uint64_t *start_time, uint64_t *pidns,
 			   uid_t *uid, char *comm, size_t comm_size);
 long pidlock__pid_max(void);

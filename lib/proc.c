@@ -42,6 +42,9 @@ int pidlock__read_file(int dirfd, const char *path, char *buf, size_t size,
 		if (n == 0)
 			break;
 		got += (size_t)n;
+		/* A short read is the end: /proc writes its files whole. */
+		if ((size_t)n < size - (got - (size_t)n))
+			break;
 	}
 	close(fd);
 	*len = got;
@@ -298,14 +301,23 @@ uid_t pidlock__proc_owner(pid_t pid)
 	return owner;
 }
 
-static int64_t boot_time(void)
+/*
+ * When the machine booted, in seconds since the epoch (0: unknown), read
+ * once per process, and only by a judgement that needs it (a plain
+ * pidfile's age): writing a record does not.
+ */
+int64_t pidlock__boot_time(void)
 {
+	static int64_t cached; /* the same in every process of one boot */
 	char buf[4096], *p;
 	long long bt;
 
+	if (__atomic_load_n(&cached, __ATOMIC_RELAXED))
+		return __atomic_load_n(&cached, __ATOMIC_RELAXED);
 	if (read_text("/proc/stat", buf, sizeof(buf)) < 0 ||
 	    !(p = strstr(buf, "\nbtime ")) || sscanf(p + 7, "%lld", &bt) != 1)
 		return 0;
+	__atomic_store_n(&cached, (int64_t)bt, __ATOMIC_RELAXED);
 	return bt;
 }
 
@@ -441,8 +453,7 @@ static int load_self(struct pidlock__self *self)
 	strlcpy(self->boot_id, boot, sizeof(self->boot_id));
 	self->pidns = pidns_of("/proc/self/ns/pid");
 	self->clock_ticks = sysconf(_SC_CLK_TCK);
-	self->boot_time = boot_time();
-	self->pid = getpid();
+	self->pid = pidlock__self_pid();
 	return stat_of(self->pid, NULL, 0, &(char){ 0 }, &self->start_time);
 }
 
