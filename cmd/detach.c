@@ -183,6 +183,11 @@ void detach_command_started(pid_t child, bool recorded, const char *command)
 	(void)dup2(bg.out_fd, STDERR_FILENO);
 }
 
+bool detach_active(void)
+{
+	return bg.on;
+}
+
 bool detach_failed(void)
 {
 	return bg.failed;

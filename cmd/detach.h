@@ -35,6 +35,10 @@ void detach_in_child(void);
 void detach_exec_failed(int err);
 void detach_command_started(pid_t child, bool recorded, const char *command);
 
+/* Running in the background: the command's child has work to do before
+ * its exec (detach_in_child), so it must be forked, not spawned. */
+bool detach_active(void);
+
 /* The background start failed: the starter waits for this lockrun to end
  * (--respawn does not retry). */
 bool detach_failed(void);

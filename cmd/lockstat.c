@@ -318,7 +318,27 @@ static int add_target(struct table *t, const char *arg,
 
 static int cmp_row(const void *a, const void *b)
 {
-	return strcmp(((const struct row *)a)->path, ((const struct row *)b)->path);
+	return strcmp((*(const struct row *const *)a)->path,
+		      (*(const struct row *const *)b)->path);
+}
+
+/* Sorts the rows by path.  A row is kilobytes (struct pidlock_info): the
+ * sort moves pointers, and each row is copied once, into its place. */
+static void sort_rows(struct table *t)
+{
+	struct row **order = reallocarray(NULL, t->n, sizeof(*order));
+	struct row *sorted = reallocarray(NULL, t->alloc, sizeof(*sorted));
+
+	if (!order || !sorted)
+		err(EX_OSERR, "out of memory");
+	for (size_t i = 0; i < t->n; i++)
+		order[i] = &t->rows[i];
+	qsort(order, t->n, sizeof(*order), cmp_row);
+	for (size_t i = 0; i < t->n; i++)
+		sorted[i] = *order[i];
+	free(order);
+	free(t->rows);
+	t->rows = sorted;
 }
 
 /* --- formatting --------------------------------------------------------- */
@@ -635,7 +655,7 @@ static int collect(const struct opts *o, int argc, char **argv, struct table *t)
 			bad = 1;
 	pidlock_snapshot_free(snap);
 	if (t->n)
-		qsort(t->rows, t->n, sizeof(t->rows[0]), cmp_row);
+		sort_rows(t);
 	return bad;
 }
 

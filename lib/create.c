@@ -24,20 +24,11 @@ static void random_name(char *buf, size_t size)
 	uint64_t rnd;
 
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)clock();
+		rnd = ((uint64_t)pidlock__self_pid() << 32) ^ (uint64_t)clock();
 	/* The creator's PID in the name lets a cleaner prove a leftover
 	 * abandoned (clean.c) before it removes it. */
-	snprintf(buf, size, PIDLOCK_TMP_PREFIX "%d.%016llx", (int)getpid(),
+	snprintf(buf, size, PIDLOCK_TMP_PREFIX "%d.%016llx", (int)pidlock__self_pid(),
 		 (unsigned long long)rnd);
-}
-
-/* A read-only descriptor of the inode fd is open on (-1 without /proc). */
-static int reopen_readonly(int fd)
-{
-	char proc[32];
-
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	return open(proc, O_RDONLY | O_NOCTTY | O_CLOEXEC);
 }
 
 /*
@@ -53,7 +44,9 @@ static int prepare_fd(const struct pidlock__make *make, int fd, int *lockfd)
 	if (fchmod(fd, make->mode) < 0)
 		return -errno;
 	if (make->record)
-		*lockfd = reopen_readonly(fd);
+		*lockfd = pidlock__reopen(fd, O_RDONLY);
+	if (*lockfd < 0)
+		*lockfd = -1; /* no /proc: locked through fd itself */
 	r = pidlock__lock_try(*lockfd >= 0 ? *lockfd : fd, make->how);
 	if (r == 0 && make->record &&
 	    (r = pidlock__record_write(fd, make->record)) > 0)
@@ -237,7 +230,7 @@ void pidlock__spare_ready(int dirfd, mode_t mode, const struct pidlock__how *how
 	if (fd < 0)
 		return;
 	if (fchmod(fd, mode) < 0 || fstat(fd, &st) < 0 ||
-	    (lockfd = reopen_readonly(fd)) < 0 ||
+	    (lockfd = pidlock__reopen(fd, O_RDONLY)) < 0 ||
 	    pidlock__lock_try(lockfd, how) < 0) {
 		if (lockfd >= 0)
 			close(lockfd);

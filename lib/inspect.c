@@ -36,19 +36,30 @@ struct fd_ent {
 	int fd;
 };
 
+/* One process's descriptor table, as read once for a snapshot. */
+struct fd_table {
+	pid_t pid;              /* 0: an empty slot */
+	int err;                /* reading it failed: -errno */
+	struct fd_ent *fds;
+	size_t nfds;
+};
+
 /*
- * The descriptors of the last process asked about are remembered with the
- * snapshot: a holder of hundreds of locks (lockstat -a) has its
- * descriptor table read once per snapshot, not once per lock.
+ * The descriptors of the processes asked about are remembered with the
+ * snapshot: a holder of hundreds of locks (lockstat -a, lockstat DIR) has
+ * its descriptor table read once per snapshot, not once per lock, in
+ * whatever order a directory lists its locks (ext4 lists them by hash,
+ * mixing the holders).
  */
+#define FD_TABLES 64
+
 struct pidlock_snapshot {
+	unsigned long serial;   /* names its inspections' memory (proc.c) */
 	struct entry *v;
 	size_t n;
 	pthread_mutex_t fds_lock;
-	pid_t fds_pid;          /* whose table fds holds, 0 for none */
-	int fds_err;            /* reading it failed: -errno */
-	struct fd_ent *fds;
-	size_t nfds;
+	struct fd_table tables[FD_TABLES];
+	unsigned next_evicted;  /* when every slot is taken */
 };
 
 static int cmp_entry(const void *a, const void *b)
@@ -160,6 +171,15 @@ static bool parse_lock_line(char *line, struct entry *e)
 	return true;
 }
 
+/* Inspections with one snapshot share what /proc said (proc.c); every
+ * other inspection gets a serial of its own. */
+static unsigned long next_serial(void)
+{
+	static unsigned long serials;
+
+	return __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
+}
+
 PIDLOCK_PUBLIC
 int pidlock_snapshot_new(struct pidlock_snapshot **snapp)
 {
@@ -171,6 +191,7 @@ int pidlock_snapshot_new(struct pidlock_snapshot **snapp)
 	if (!snap)
 		return -ENOMEM;
 	pthread_mutex_init(&snap->fds_lock, NULL);
+	snap->serial = next_serial();
 	r = slurp_locks(&buf, &len);
 	if (r < 0) {
 		free(snap);
@@ -201,7 +222,8 @@ void pidlock_snapshot_free(struct pidlock_snapshot *snap)
 	if (!snap)
 		return;
 	pthread_mutex_destroy(&snap->fds_lock);
-	free(snap->fds);
+	for (size_t i = 0; i < FD_TABLES; i++)
+		free(snap->tables[i].fds);
 	free(snap->v);
 	free(snap);
 }
@@ -225,15 +247,6 @@ int pidlock_snapshot_get(const struct pidlock_snapshot *snap, size_t i,
 	return 0;
 }
 
-static uid_t uid_of(pid_t pid)
-{
-	char path[32];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	return pid > 0 && stat(path, &st) == 0 ? st.st_uid : (uid_t)-1;
-}
-
 static bool has_holder(const struct pidlock_info *info, pid_t pid)
 {
 	for (unsigned i = 0; i < info->nholders; i++)
@@ -249,7 +262,7 @@ static void add_holder(struct pidlock_info *info,
 	    (!h->waiting && h->pid > 0 && has_holder(info, h->pid)))
 		return;
 	info->holders[info->nholders] = *h;
-	info->holders[info->nholders].uid = uid_of(h->pid);
+	info->holders[info->nholders].uid = pidlock__proc_owner(h->pid);
 	info->nholders++;
 }
 
@@ -323,20 +336,47 @@ static int load_fds(int piddir, struct fd_ent **fds, size_t *nfds)
 	return 0;
 }
 
-/* Does one of the descriptors fds of dev:ino hold a lock on it? */
-static bool fds_hold(int piddir, const struct fd_ent *fds, size_t nfds,
-		     dev_t dev, ino_t ino, struct pidlock_kernel_holder *h)
+/*
+ * The fdinfo of descriptor fd of the process whose /proc directory is
+ * piddir (or, piddir -1, of process pid), NUL-terminated.  One read():
+ * the kernel writes an fdinfo whole, and a lock file's is a few lines.
+ */
+static int read_fdinfo(int piddir, pid_t pid, int fd, char *buf, size_t size)
 {
-	char name[32], buf[1024];
-	size_t len;
+	char name[48];
+	ssize_t n;
+	int f;
+
+	if (piddir >= 0)
+		snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	else
+		snprintf(name, sizeof(name), "/proc/%d/fdinfo/%d", (int)pid, fd);
+	f = openat(piddir >= 0 ? piddir : AT_FDCWD, name,
+		   O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (f < 0)
+		return -errno;
+	do
+		n = read(f, buf, size - 1);
+	while (n < 0 && errno == EINTR);
+	close(f);
+	if (n < 0)
+		return -EIO;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* Does one of the descriptors fds of dev:ino hold a lock on it? */
+static bool fds_hold(int piddir, pid_t pid, const struct fd_ent *fds,
+		     size_t nfds, dev_t dev, ino_t ino,
+		     struct pidlock_kernel_holder *h)
+{
+	char buf[1024];
 
 	for (size_t i = 0; i < nfds; i++) {
 		if (fds[i].dev != dev || fds[i].ino != ino)
 			continue;
-		snprintf(name, sizeof(name), "fdinfo/%d", fds[i].fd);
-		if (pidlock__read_file(piddir, name, buf, sizeof(buf) - 1, &len) < 0)
+		if (read_fdinfo(piddir, pid, fds[i].fd, buf, sizeof(buf)) < 0)
 			continue;
-		buf[len] = '\0';
 		if (fdinfo_names(buf, dev, ino, h))
 			return true;
 	}
@@ -352,7 +392,7 @@ static int piddir_holds(int piddir, dev_t dev, ino_t ino,
 	int r = load_fds(piddir, &fds, &nfds);
 
 	if (r == 0)
-		r = fds_hold(piddir, fds, nfds, dev, ino, h);
+		r = fds_hold(piddir, 0, fds, nfds, dev, ino, h);
 	free(fds);
 	return r;
 }
@@ -365,27 +405,49 @@ static int open_piddir(pid_t pid)
 	return openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-/* pidlock__pid_holds(), with pid's descriptor table kept in snap. */
+/* pid's descriptor table in snap, read now if it is not there yet. */
+static struct fd_table *snap_fd_table(struct pidlock_snapshot *snap, pid_t pid)
+{
+	struct fd_table *t = NULL;
+	int piddir;
+
+	for (size_t i = 0; i < FD_TABLES; i++) {
+		if (snap->tables[i].pid == pid)
+			return &snap->tables[i];
+		if (!t && snap->tables[i].pid == 0)
+			t = &snap->tables[i];
+	}
+	if (!t)
+		t = &snap->tables[snap->next_evicted++ % FD_TABLES];
+	free(t->fds);
+	*t = (struct fd_table){ .pid = pid };
+	piddir = open_piddir(pid);
+	if (piddir < 0) {
+		t->err = errno == ENOENT ? 0 : -errno;
+		return t;
+	}
+	t->err = load_fds(piddir, &t->fds, &t->nfds);
+	close(piddir);
+	return t;
+}
+
+/*
+ * pidlock__pid_holds(), with pid's descriptor table kept in snap.  The
+ * fdinfo is read by its full path: a "lock:" line of dev:ino in it is the
+ * proof, whichever process has the PID by now.
+ */
 static int snap_pid_holds(struct pidlock_snapshot *snap, pid_t pid, dev_t dev,
 			  ino_t ino, struct pidlock_kernel_holder *h)
 {
-	int piddir = open_piddir(pid), r;
+	struct fd_table *t;
+	int r;
 
-	if (piddir < 0)
-		return errno == ENOENT ? 0 : -errno;
 	memset(h, 0, sizeof(*h));
 	pthread_mutex_lock(&snap->fds_lock);
-	if (snap->fds_pid != pid) {
-		free(snap->fds);
-		snap->fds = NULL;
-		snap->nfds = 0;
-		snap->fds_err = load_fds(piddir, &snap->fds, &snap->nfds);
-		snap->fds_pid = pid;
-	}
-	r = snap->fds_err < 0 ? snap->fds_err
-			      : fds_hold(piddir, snap->fds, snap->nfds, dev, ino, h);
+	t = snap_fd_table(snap, pid);
+	r = t->err < 0 ? t->err
+		       : fds_hold(-1, pid, t->fds, t->nfds, dev, ino, h);
 	pthread_mutex_unlock(&snap->fds_lock);
-	close(piddir);
 	if (r == 1)
 		h->pid = pid;
 	return r;
@@ -455,7 +517,7 @@ bool pidlock__held_by_others(dev_t dev, ino_t ino)
 		return false;
 	scan_holders(dev, ino, info);
 	for (unsigned i = 0; i < info->nholders; i++)
-		if (info->holders[i].pid != getpid())
+		if (info->holders[i].pid != pidlock__self_pid())
 			found = true;
 	free(info);
 	return found;
@@ -570,25 +632,18 @@ static int inspect_open(int dirfd, const char *name, const struct stat *st,
 	return fd;
 }
 
-static void judge_content(int fd, const struct stat *st, int place_err,
-			  struct pidlock_info *info,
-			  const struct stat *dir)
+static void judge_content(const struct pidlock__file_content *c,
+			  const struct stat *st, int place_err,
+			  struct pidlock_info *info, const struct stat *dir)
 {
-	struct pidlock__file_content c;
-	int r = pidlock__content_read(fd, true, &c);
-
-	if (r < 0) {
-		set_unknown(info, r);
-		return;
-	}
-	if (c.kind == CONTENT_RECORD && place_err == -PIDLOCK_EOWNER)
-		place_err = pidlock__check_place(dir, st, &c.rec, info);
+	if (c->kind == CONTENT_RECORD && place_err == -PIDLOCK_EOWNER)
+		place_err = pidlock__check_place(dir, st, &c->rec, info);
 	if (place_err < 0) {
 		/* UNSAFE, with its reason; the record is still shown */
-		pidlock__content_record(&c, info);
+		pidlock__content_record(c, info);
 		return;
 	}
-	pidlock__content_judge(&c, st, info);
+	pidlock__content_judge(c, st, info);
 	if (held(info))
 		pidlock__judge_locked(info);
 }
@@ -620,8 +675,9 @@ static void inspect_one(int dirfd, const char *name,
 			const struct pidlock_snapshot *snap,
 			struct pidlock_info *info)
 {
+	struct pidlock__file_content c = { .kind = CONTENT_EMPTY };
 	struct stat st, dir;
-	int fd, place_err, locks_err;
+	int fd, r, place_err, locks_err;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
@@ -636,11 +692,21 @@ static void inspect_one(int dirfd, const char *name,
 		return; /* never opened: no FIFO hang, no device side effect */
 	info->netfs = pidlock__dir_is_netfs(dirfd, &dir, st.st_dev);
 	locks_err = pidlock__kernel_holders(snap, st.st_dev, st.st_ino, info);
-	fd = inspect_open(dirfd, name, &st, info);
-	if (fd < 0)
-		return;
-	judge_content(fd, &st, place_err, info, &dir);
-	close(fd);
+	/* An empty file, as the look at its name just said, is not opened
+	 * (most files of a lock directory: releases empty them); a network
+	 * filesystem's cached size is no proof. */
+	if (st.st_size != 0 || info->netfs) {
+		fd = inspect_open(dirfd, name, &st, info);
+		if (fd < 0)
+			return;
+		r = pidlock__content_read(fd, true, &c);
+		close(fd);
+		if (r < 0) {
+			set_unknown(info, r);
+			return;
+		}
+	}
+	judge_content(&c, &st, place_err, info, &dir);
 	if (locks_err < 0)
 		unknown_lock_state(info, locks_err);
 }
@@ -653,9 +719,9 @@ int pidlock_inspectat(int dirfd, const char *name,
 	if (!name || !info)
 		return -EINVAL;
 	pidlock__info_reset(info);
-	pidlock__proc_memo(true);
+	pidlock__proc_memo(snap ? snap->serial : next_serial());
 	inspect_one(dirfd, name, snap, info);
-	pidlock__proc_memo(false);
+	pidlock__proc_memo(0);
 	return 0;
 }
 

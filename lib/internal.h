@@ -46,7 +46,6 @@ struct pidlock__self {
 	char host[65];
 	uint64_t pidns;
 	long clock_ticks;
-	int64_t boot_time;  /* seconds since epoch, 0 when unknown */
 	pid_t pid;          /* this process */
 	uint64_t start_time; /* this process's start, ticks after boot */
 };
@@ -74,7 +73,12 @@ int pidlock__parse_pid(const char *s, size_t len, pid_t *pid);
 /* proc.c */
 int pidlock__self_info(struct pidlock__self *self);
 int pidlock__proc_read(pid_t pid, struct pidlock__proc *proc);
-void pidlock__proc_memo(bool on);
+void pidlock__proc_memo(unsigned long scan);
+uint64_t pidlock__epoch(void);
+pid_t pidlock__self_pid(void);
+pid_t pidlock__tid(void);
+uid_t pidlock__proc_owner(pid_t pid);
+int64_t pidlock__boot_time(void);
 int pidlock__proc_identity(pid_t pid, uint64_t *start_time, uint64_t *pidns,
 			   uid_t *uid, char *comm, size_t comm_size);
 long pidlock__pid_max(void);
@@ -172,8 +176,11 @@ int pidlock__open_dir(const char *dir, int *dirfd, struct stat *st);
 bool pidlock__same_inode(const struct stat *a, const struct stat *b);
 int pidlock__open_same(int dirfd, const char *name, int flags,
 		       const struct stat *st);
+int pidlock__open_same_stat(int dirfd, const char *name, int flags,
+			    const struct stat *st, struct stat *opened);
 int pidlock__open_locking(int dirfd, const char *base, const struct stat *st,
 			  bool ofd_write);
+int pidlock__reopen(int fd, int flags);
 int pidlock__open_writer(int dirfd, const char *base, const struct stat *st,
 			 size_t len, int *wfd);
 

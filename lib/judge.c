@@ -94,9 +94,11 @@ static void judge_record(const struct pidlock_record *rec,
 static int64_t started_at(const struct pidlock__proc *proc,
 			  const struct pidlock__self *self)
 {
-	if (!proc->start_known || !self->boot_time || self->clock_ticks <= 0)
+	int64_t boot = pidlock__boot_time();
+
+	if (!proc->start_known || !boot || self->clock_ticks <= 0)
 		return 0;
-	return self->boot_time + (int64_t)(proc->start_time /
+	return boot + (int64_t)(proc->start_time /
 					   (uint64_t)self->clock_ticks);
 }
 
@@ -143,7 +145,8 @@ static void judge_plain(pid_t pid, const struct stat *st,
 	}
 	if (pidlock__self_info(&self) < 0)
 		memset(&self, 0, sizeof(self));
-	before_boot = self.boot_time && mtime + CLOCK_SLACK < self.boot_time;
+	before_boot = pidlock__boot_time() &&
+		      mtime + CLOCK_SLACK < pidlock__boot_time();
 	if (pidlock__proc_read(pid, &proc) < 0 || !proc.exists || proc.zombie) {
 		set_state(info, PIDLOCK_STATE_STALE, "%s %d%s",
 			  proc.exists ? "process" : "no process", (int)pid,

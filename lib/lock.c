@@ -349,14 +349,14 @@ static void describe(struct pidlock *lock,
  * that will get the lock anyway must not pay that, nor make others pay.
  */
 static void describe_busy(struct pidlock *lock, int fd,
-			  struct pidlock__file_content *c,
 			  const struct stat *st, int err)
 {
+	struct pidlock__file_content c = { 0 };
+
 	if (err != -EWOULDBLOCK && err != -ETIMEDOUT && err != -EDEADLK)
 		return;
-	if (err == -ETIMEDOUT) /* the record may have changed meanwhile */
-		(void)pidlock__content_read(fd, false, c);
-	describe(lock, c, st, true);
+	(void)pidlock__content_read(fd, false, &c);
+	describe(lock, &c, st, true);
 }
 
 /* Before a waiter sleeps, it readies the inode it will publish (create.c):
@@ -365,6 +365,33 @@ static void ready_spare(struct pidlock *lock, int dirfd)
 {
 	if (lock->spare.fd < 0 && removes_on_release(lock, true))
 		pidlock__spare_ready(dirfd, lock->mode, &lock->how, &lock->spare);
+}
+
+/* Closes the writer opened for an acquisition that did not happen. */
+static void drop_writer(struct pidlock *lock)
+{
+	if (lock->wfd >= 0)
+		close(lock->wfd);
+	lock->wfd = -1;
+}
+
+/*
+ * A waiter opens the record's writer before it sleeps (checked to be the
+ * inode it waits on, as after the lock): after the wake only the check
+ * that the name still carries it and the write remain.  Where it may not
+ * write, take_in_place() decides as always.
+ */
+static void open_writer_early(struct pidlock *lock, int dirfd,
+			      const struct stat *st)
+{
+	struct stat opened;
+	int fd;
+
+	if (!wants_record(lock) || lock->wfd >= 0 ||
+	    removes_on_release(lock, true)) /* the holder unlinks the file */
+		return;
+	fd = pidlock__open_same_stat(dirfd, lock->base, O_RDWR, st, &opened);
+	lock->wfd = fd < 0 ? -1 : fd;
 }
 
 /* Waits until the holder lets go (or the deadline passes). */
@@ -384,8 +411,10 @@ static int wait_for_lock(struct pidlock *lock, int dirfd, int fd,
 		struct pidlock__self self;
 		(void)pidlock__self_info(&self);
 	}
-	if (dirfd >= 0)
+	if (dirfd >= 0) {
 		ready_spare(lock, dirfd);
+		open_writer_early(lock, dirfd, st);
+	}
 	return pidlock__lock_wait(fd, &lock->how, deadline);
 }
 
@@ -404,12 +433,12 @@ static int take_in_place(struct pidlock *lock, int dirfd, int fd,
 	lock->keep = !removes_on_release(lock, was_ours);
 	lock->file_len = len;
 	lock->fd = fd;
-	lock->wfd = -1;
-	if (write_record && wants_record(lock)) {
+	if (!write_record || !wants_record(lock))
+		drop_writer(lock); /* the content stays as it is */
+	else if (lock->wfd < 0)
 		r = pidlock__open_writer(dirfd, lock->base, st, len, &lock->wfd);
-		if (r == 0 && lock->wfd >= 0)
-			r = write_record_in_place(lock);
-	}
+	if (r == 0 && lock->wfd >= 0)
+		r = write_record_in_place(lock);
 	if (r < 0) {
 		/* No half-written record: leave the file empty (or, if even
 		 * that fails, corrupt: stale to the next acquirer, since
@@ -434,14 +463,22 @@ static int take_in_place(struct pidlock *lock, int dirfd, int fd,
  * record or pidfile is recovered by writing ours over it, in place.
  */
 static int take_existing(struct pidlock *lock, int dirfd, int fd,
-			 const struct stat *st,
+			 const struct stat *st, off_t size,
 			 const struct timespec *deadline, int timeout_ms)
 {
-	struct pidlock__file_content c;
-	int r = pidlock__content_read(fd, false, &c);
+	struct pidlock__file_content c = { .kind = CONTENT_EMPTY };
+	int r = 0;
 
-	if (r < 0)
+	/* An empty file, as a stat made under our lock says (the usual case:
+	 * a release emptied it), needs no read; a network filesystem's
+	 * cached size is no proof. */
+	if (size != 0 || lock->netfs)
+		r = pidlock__content_read(fd, false, &c);
+	if (r < 0) {
+		drop_writer(lock);
+		close(fd);
 		return r;
+	}
 	if (!wants_record(lock))
 		return take_in_place(lock, dirfd, fd, st, c.len, false, false);
 	switch (c.kind) {
@@ -455,6 +492,7 @@ static int take_existing(struct pidlock *lock, int dirfd, int fd,
 		if (lock->holder.state == PIDLOCK_STATE_CORRUPT)
 			return take_in_place(lock, dirfd, fd, st, c.len, false, false);
 		if (lock->holder.state == PIDLOCK_STATE_FOREIGN) {
+			drop_writer(lock);
 			close(fd);
 			if (timeout_ms == 0)
 				return -EWOULDBLOCK;
@@ -469,6 +507,7 @@ static int take_existing(struct pidlock *lock, int dirfd, int fd,
 		describe(lock, &c, st, false);
 		if (lock->holder.state == PIDLOCK_STATE_REMOTE &&
 		    !(lock->flags & PIDLOCK_BREAK_REMOTE)) {
+			drop_writer(lock);
 			close(fd);
 			return -EWOULDBLOCK;
 		}
@@ -523,13 +562,38 @@ static int replace_foreign(struct pidlock *lock, int dirfd, int oldfd,
 	return 0;
 }
 
+/*
+ * After the lock: does the name still carry the inode we locked (0, RETRY,
+ * GONE), and how long is the file (*size)?  A look at the name tells both.
+ * The record's writer, unless a waiter opened it before it slept, is then
+ * opened through /proc/self/fd from the locked descriptor: certainly our
+ * inode, so no second look.  Where that fails (no /proc, no write
+ * permission), take_in_place() opens it by name and decides as always.
+ */
+static int verify_locked(struct pidlock *lock, int dirfd, int fd,
+			 const struct stat *st, off_t *size)
+{
+	struct stat now;
+	int wfd;
+
+	if (fstatat(dirfd, lock->base, &now, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? GONE : -errno;
+	if (!pidlock__same_inode(&now, st))
+		return RETRY;
+	*size = now.st_size;
+	if (wants_record(lock) && lock->wfd < 0 &&
+	    (wfd = pidlock__reopen(fd, O_RDWR)) >= 0)
+		lock->wfd = wfd;
+	return 0;
+}
+
 /* One round of the acquisition loop: 0, RETRY, or a negative errno. */
 static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 		       int timeout_ms, const struct timespec *deadline)
 {
-	struct pidlock__file_content c = { 0 };
 	struct stat st;
 	int fd = -1, r;
+	off_t size = -1;
 	bool foreign;
 
 	if (fstatat(dirfd, lock->base, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -547,7 +611,6 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 		return RETRY; /* gone, or swapped between stat and open */
 	if (fd < 0)
 		return fd;
-	(void)pidlock__content_read(fd, false, &c);
 	r = pidlock__lock_try(fd, &lock->how);
 	if (r < 0) {
 		if (r != -EWOULDBLOCK) {
@@ -556,27 +619,35 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 		}
 		r = wait_for_lock(lock, dirfd, fd, &st, timeout_ms, deadline);
 		if (r < 0) {
-			describe_busy(lock, fd, &c, &st, r);
+			drop_writer(lock);
+			describe_busy(lock, fd, &st, r);
 			close(fd);
 			return r;
 		}
 	}
-	r = verify(dirfd, lock->base, st.st_dev, st.st_ino);
+	if (foreign) {
+		struct pidlock__file_content c = { 0 };
+		drop_writer(lock); /* a new inode replaces this one */
+		r = verify(dirfd, lock->base, st.st_dev, st.st_ino);
+		if (r == 0) {
+			(void)pidlock__content_read(fd, false, &c);
+			describe(lock, &c, &st, false);
+			r = replace_foreign(lock, dirfd, fd, &st);
+		}
+		if (r != 0)
+			close(fd);
+		return r == GONE ? RETRY : r;
+	}
+	r = verify_locked(lock, dirfd, fd, &st, &size);
 	if (r != 0) {
+		drop_writer(lock);
 		close(fd);
 		/* The usual end of a wait: the holder released by unlinking the
 		 * file.  The name is free now, so take it without a second look
 		 * (a loser of the race gets EEXIST, then RETRY, as always). */
 		return r == GONE ? create_new(lock, dirfd) : r;
 	}
-	if (foreign) {
-		describe(lock, &c, &st, false);
-		r = replace_foreign(lock, dirfd, fd, &st);
-		if (r != 0)
-			close(fd);
-		return r;
-	}
-	return take_existing(lock, dirfd, fd, &st, deadline, timeout_ms);
+	return take_existing(lock, dirfd, fd, &st, size, deadline, timeout_ms);
 }
 
 static int acquire_fd(struct pidlock *lock, int timeout_ms,
@@ -731,7 +802,7 @@ int pidlock_update(struct pidlock *lock, pid_t pid)
 	 * content, or opened read-only) keeps its content untouched. */
 	if (!wants_record(lock) || lock->user_fd >= 0 || !lock->has_record)
 		return -EINVAL;
-	if (pid == getpid())
+	if (pid == pidlock__self_pid())
 		pid = 0;
 	lock->record_pid = pid;
 	/* Naming ourselves again is the caller's word that no heir holds it. */

@@ -80,16 +80,39 @@ int pidlock__open_same(int dirfd, const char *name, int flags,
 		       const struct stat *st)
 {
 	struct stat opened;
+
+	return pidlock__open_same_stat(dirfd, name, flags, st, &opened);
+}
+
+/* pidlock__open_same(), and what the fstat(2) of the opened file said. */
+int pidlock__open_same_stat(int dirfd, const char *name, int flags,
+			    const struct stat *st, struct stat *opened)
+{
 	int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK |
 					     O_NOCTTY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &opened) < 0 || !pidlock__same_inode(&opened, st)) {
+	if (fstat(fd, opened) < 0 || !pidlock__same_inode(opened, st)) {
 		close(fd);
 		return -PIDLOCK_ENOTOURS;
 	}
 	return fd;
+}
+
+/*
+ * Another descriptor of the inode fd is open on, opened with flags
+ * (O_RDONLY, O_RDWR) through /proc/self/fd: the same inode for certain,
+ * with no name to look up and check; -errno, -ENOENT without /proc.
+ */
+int pidlock__reopen(int fd, int flags)
+{
+	char proc[32];
+	int r;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	r = open(proc, flags | O_NOCTTY | O_CLOEXEC);
+	return r < 0 ? -errno : r;
 }
 
 /*

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +42,9 @@ int pidlock__read_file(int dirfd, const char *path, char *buf, size_t size,
 		if (n == 0)
 			break;
 		got += (size_t)n;
+		/* A short read is the end: /proc writes its files whole. */
+		if ((size_t)n < size - (got - (size_t)n))
+			break;
 	}
 	close(fd);
 	*len = got;
@@ -138,60 +142,90 @@ static int stat_of(pid_t pid, char *comm, size_t comm_size, char *state,
 
 /*
  * Within one inspection the same PID is asked about several times (the
- * kernel's holder, the record's PID, its liveness): the answer of a moment
- * ago is as good, so a thread remembers the last one while an inspection
- * runs (pidlock__proc_memo()).
+ * kernel's holder, the record's PID, its liveness, its uid), and in a scan
+ * of a directory every lock of one holder asks about the same PID again:
+ * the answer of a moment ago is as good, so a thread remembers the
+ * answers while the inspections of one snapshot run (pidlock__proc_memo()).
+ * The lock states themselves come from the snapshot, a moment's picture
+ * already; a PID remembered alive that dies meanwhile is judged as it was
+ * at that moment, never "stale" sooner than the kernel says.  Outside an
+ * inspection (acquirers, cleaners deciding under the lock) nothing is
+ * remembered.
  */
+#define MEMO_SLOTS 64
+
+struct memo_slot {
+	pid_t pid;           /* 0: empty */
+	int err;             /* of reading /proc/PID/stat */
+	bool exists, has_pidns, has_euid, has_owner;
+	char state;
+	uint64_t start_time, pidns;
+	uid_t euid, owner;
+	char comm[16];
+};
+
 static __thread struct {
-	bool on, valid;
-	pid_t pid;
-	struct pidlock__proc proc;
+	bool on;
+	unsigned long scan;  /* whose answers the slots hold */
+	struct memo_slot slot[MEMO_SLOTS];
 } memo;
 
-void pidlock__proc_memo(bool on)
+/* scan: the inspection's snapshot serial, or 0 after the inspection. */
+void pidlock__proc_memo(unsigned long scan)
 {
-	memo.on = on;
-	memo.valid = false;
+	memo.on = scan != 0;
+	if (!memo.on || scan == memo.scan)
+		return;
+	for (size_t i = 0; i < MEMO_SLOTS; i++)
+		memo.slot[i].pid = 0;
+	memo.scan = scan;
 }
 
-static int proc_read_uncached(pid_t pid, struct pidlock__proc *proc);
+/* The slot remembering pid (filled by the caller when its pid is 0 or
+ * another's), or NULL outside an inspection. */
+static struct memo_slot *memo_slot(pid_t pid)
+{
+	struct memo_slot *m;
+
+	if (!memo.on)
+		return NULL;
+	m = &memo.slot[(unsigned)pid % MEMO_SLOTS];
+	if (m->pid != pid)
+		*m = (struct memo_slot){ .pid = 0 };
+	return m;
+}
+
+/* /proc/PID/stat, through the memory of the current inspection. */
+static struct memo_slot stat_memo(pid_t pid)
+{
+	struct memo_slot *m = memo_slot(pid), fresh = { .pid = pid };
+
+	if (m && m->pid == pid)
+		return *m;
+	fresh.err = stat_of(pid, fresh.comm, sizeof(fresh.comm), &fresh.state,
+			    &fresh.start_time);
+	/* /proc may hide the process (hidepid) or be absent: ask the kernel. */
+	fresh.exists = fresh.err == 0 || kill(pid, 0) == 0 || errno == EPERM;
+	if (m)
+		*m = fresh;
+	return fresh;
+}
 
 int pidlock__proc_read(pid_t pid, struct pidlock__proc *proc)
 {
-	int r;
-
-	if (memo.on && memo.valid && memo.pid == pid) {
-		*proc = memo.proc;
-		return 0;
-	}
-	r = proc_read_uncached(pid, proc);
-	if (r == 0 && memo.on) {
-		memo.pid = pid;
-		memo.proc = *proc;
-		memo.valid = true;
-	}
-	return r;
-}
-
-static int proc_read_uncached(pid_t pid, struct pidlock__proc *proc)
-{
-	char state;
-	int r;
+	struct memo_slot m;
 
 	memset(proc, 0, sizeof(*proc));
 	if (!pidlock__pid_valid(pid))
 		return -EINVAL;
-	r = stat_of(pid, proc->comm, sizeof(proc->comm), &state,
-		    &proc->start_time);
-	if (r == 0) {
-		proc->exists = true;
+	m = stat_memo(pid);
+	proc->exists = m.exists;
+	if (m.err == 0) {
 		proc->start_known = true;
-		proc->zombie = state == 'Z' || state == 'X';
-		return 0;
+		proc->start_time = m.start_time;
+		proc->zombie = m.state == 'Z' || m.state == 'X';
+		memcpy(proc->comm, m.comm, sizeof(proc->comm));
 	}
-	/* /proc may hide the process (hidepid) or be absent: ask the kernel. */
-	if (kill(pid, 0) == 0 || errno == EPERM)
-		proc->exists = true;
 	return 0;
 }
 
@@ -217,49 +251,191 @@ static uid_t euid_of(pid_t pid)
 int pidlock__proc_identity(pid_t pid, uint64_t *start_time, uint64_t *pidns,
 			   uid_t *uid, char *comm, size_t comm_size)
 {
-	char path[40], state;
-	int r;
+	struct memo_slot *slot = pid > 0 ? memo_slot(pid) : NULL, m;
+	char path[40];
 
 	/* The name in /proc/PID/stat is /proc/PID/comm's: one read less. */
-	r = stat_of(pid, comm, comm_size, &state, start_time);
-	if (r < 0)
-		return r == -ENOENT ? -ESRCH : r;
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
-	*pidns = pidns_of(path);
-	*uid = pid == getpid() ? geteuid() : euid_of(pid);
+	m = pid > 0 ? stat_memo(pid) : (struct memo_slot){ .err = -ENOENT };
+	if (m.err < 0)
+		return m.err == -ENOENT ? -ESRCH : m.err;
+	if (!m.has_pidns) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+		m.pidns = pidns_of(path);
+		m.has_pidns = true;
+	}
+	/* Our own uid is never remembered: it changes with seteuid(). */
+	if (pid == pidlock__self_pid())
+		m.euid = geteuid();
+	else if (!m.has_euid) {
+		m.euid = euid_of(pid);
+		m.has_euid = true;
+	}
+	if (slot && slot->pid == pid)
+		*slot = m;
+	*start_time = m.start_time;
+	*pidns = m.pidns;
+	*uid = m.euid;
+	if (comm)
+		snprintf(comm, comm_size, "%s", m.comm);
 	return 0;
 }
 
-static int64_t boot_time(void)
+/* The owner of /proc/PID (its effective uid, unless it is not dumpable). */
+uid_t pidlock__proc_owner(pid_t pid)
 {
+	struct memo_slot *m = pid > 0 ? memo_slot(pid) : NULL;
+	char path[32];
+	struct stat st;
+	uid_t owner;
+
+	if (pid <= 0)
+		return (uid_t)-1;
+	if (m && m->pid == pid && m->has_owner)
+		return m->owner;
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	owner = stat(path, &st) == 0 ? st.st_uid : (uid_t)-1;
+	if (m && m->pid == pid) {
+		m->owner = owner;
+		m->has_owner = true;
+	}
+	return owner;
+}
+
+/*
+ * When the machine booted, in seconds since the epoch (0: unknown), read
+ * once per process, and only by a judgement that needs it (a plain
+ * pidfile's age): writing a record does not.
+ */
+int64_t pidlock__boot_time(void)
+{
+	static int64_t cached; /* the same in every process of one boot */
 	char buf[4096], *p;
 	long long bt;
 
+	if (__atomic_load_n(&cached, __ATOMIC_RELAXED))
+		return __atomic_load_n(&cached, __ATOMIC_RELAXED);
 	if (read_text("/proc/stat", buf, sizeof(buf)) < 0 ||
 	    !(p = strstr(buf, "\nbtime ")) || sscanf(p + 7, "%lld", &bt) != 1)
 		return 0;
+	__atomic_store_n(&cached, (int64_t)bt, __ATOMIC_RELAXED);
 	return bt;
+}
+
+/*
+ * Telling a forked child from its parent without a system call: a page
+ * that the kernel zeroes in every child (MADV_WIPEONFORK, Linux 4.14; any
+ * fork, also a raw clone(2) or _Fork(3) that runs no pthread_atfork()
+ * handler) holds this process's epoch, a number no ancestor had.  Facts
+ * remembered with an epoch are this process's only while the page still
+ * says so.  Where the kernel has no MADV_WIPEONFORK the epoch is 0 and the
+ * callers ask getpid() as before.
+ */
+static uint64_t *epoch_page;
+static uint64_t epochs; /* the last epoch handed out, copied by fork */
+static pthread_once_t epoch_once = PTHREAD_ONCE_INIT;
+
+static void epoch_page_map(void)
+{
+	long size = sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return;
+	if (madvise(p, (size_t)size, MADV_WIPEONFORK) < 0) {
+		munmap(p, (size_t)size);
+		return;
+	}
+	epoch_page = p;
+}
+
+uint64_t pidlock__epoch(void)
+{
+	uint64_t e, fresh;
+
+	pthread_once(&epoch_once, epoch_page_map);
+	if (!epoch_page)
+		return 0;
+	e = __atomic_load_n(epoch_page, __ATOMIC_ACQUIRE);
+	if (e)
+		return e;
+	/* A child's first call (or the first ever): a number above every
+	 * epoch the parent handed out, since epochs came along in the copy. */
+	fresh = __atomic_add_fetch(&epochs, 1, __ATOMIC_RELAXED);
+	if (!__atomic_compare_exchange_n(epoch_page, &e, fresh, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return e; /* another thread of this process was first */
+	return fresh;
+}
+
+/* This process's PID, asked of the kernel once per process. */
+pid_t pidlock__self_pid(void)
+{
+	static pid_t pid;
+	static uint64_t pid_epoch;
+	uint64_t e = pidlock__epoch();
+	pid_t p;
+
+	if (e && __atomic_load_n(&pid_epoch, __ATOMIC_ACQUIRE) == e)
+		return __atomic_load_n(&pid, __ATOMIC_RELAXED);
+	p = getpid();
+	if (e) {
+		__atomic_store_n(&pid, p, __ATOMIC_RELAXED);
+		__atomic_store_n(&pid_epoch, e, __ATOMIC_RELEASE);
+	}
+	return p;
+}
+
+/* This thread's ID, asked of the kernel once per thread and process. */
+pid_t pidlock__tid(void)
+{
+	static __thread pid_t tid;
+	static __thread uint64_t tid_epoch;
+	uint64_t e = pidlock__epoch();
+
+	if (!e || tid_epoch != e) {
+		tid = gettid();
+		tid_epoch = e;
+	}
+	return tid;
 }
 
 /*
  * The machine's facts change only across a reboot or a namespace switch,
  * so they are read once per process.  A forked child may live in a new PID
  * namespace (its parent unshared one), even under the same PID number
- * (PID 1 forking PID 1), so fork invalidates the cache as well.
+ * (PID 1 forking PID 1), so fork invalidates the cache as well: the epoch
+ * tells without a system call (see above), else the PID and
+ * pthread_atfork() do.
  */
 static pthread_mutex_t self_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t self_once = PTHREAD_ONCE_INIT;
 static struct pidlock__self self_cache;
 static pid_t self_cache_pid;
+static uint64_t self_cache_epoch;
 
 static void forget_self(void)
 {
 	self_cache_pid = 0;
+	self_cache_epoch = 0;
 }
 
 static void watch_forks(void)
 {
 	pthread_atfork(NULL, NULL, forget_self);
+}
+
+/* Is self_cache this process's?  Called under self_lock. */
+static bool self_cache_current(void)
+{
+	uint64_t e = pidlock__epoch();
+
+	if (!self_cache_pid)
+		return false;
+	if (e)
+		return self_cache_epoch == e;
+	/* No fork can happen inside one inspection: skip asking for our PID. */
+	return memo.on || self_cache_pid == getpid();
 }
 
 static int load_self(struct pidlock__self *self)
@@ -277,8 +453,7 @@ static int load_self(struct pidlock__self *self)
 	strlcpy(self->boot_id, boot, sizeof(self->boot_id));
 	self->pidns = pidns_of("/proc/self/ns/pid");
 	self->clock_ticks = sysconf(_SC_CLK_TCK);
-	self->boot_time = boot_time();
-	self->pid = getpid();
+	self->pid = pidlock__self_pid();
 	return stat_of(self->pid, NULL, 0, &(char){ 0 }, &self->start_time);
 }
 
@@ -311,11 +486,12 @@ int pidlock__self_info(struct pidlock__self *self)
 
 	pthread_once(&self_once, watch_forks);
 	pthread_mutex_lock(&self_lock);
-	/* No fork can happen inside one inspection: skip asking for our PID. */
-	if (!(memo.on && self_cache_pid) && self_cache_pid != getpid()) {
+	if (!self_cache_current()) {
 		r = load_self(&self_cache);
-		if (r == 0)
-			self_cache_pid = getpid();
+		if (r == 0) {
+			self_cache_pid = self_cache.pid;
+			self_cache_epoch = pidlock__epoch();
+		}
 	}
 	if (r == 0)
 		*self = self_cache;

@@ -102,7 +102,7 @@ static int arm_timer(timer_t *timer, int sig, const struct timespec *deadline)
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_THREAD_ID;
 	sev.sigev_signo = sig;
-	sev._sigev_un._tid = gettid();
+	sev._sigev_un._tid = pidlock__tid();
 	if (timer_create(CLOCK_MONOTONIC, &sev, timer) < 0)
 		return -errno;
 	its.it_value = *deadline;
@@ -285,7 +285,7 @@ static size_t held_count, held_alloc;
 
 int pidlock__deadlock_check(dev_t dev, ino_t ino)
 {
-	pid_t tid = gettid();
+	pid_t tid = pidlock__tid();
 	int r = 0;
 
 	pthread_mutex_lock(&wait_lock);
@@ -308,7 +308,7 @@ void pidlock__held_add(dev_t dev, ino_t ino, const void *owner)
 		held_list = p;
 		held_alloc = n;
 	}
-	held_list[held_count++] = (struct held){ dev, ino, gettid(), owner };
+	held_list[held_count++] = (struct held){ dev, ino, pidlock__tid(), owner };
 out:
 	pthread_mutex_unlock(&wait_lock);
 }

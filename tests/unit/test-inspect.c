@@ -125,6 +125,61 @@ static void released_kept_file_is_free(void **state)
 	assert_int_equal(info.size, 0);
 }
 
+/*
+ * A scan asks about the same holders again and again: with one snapshot,
+ * a holder's /proc (stat, status, descriptor table) is read once, however
+ * the directory orders its locks.  Here a, b, a: the third inspection
+ * opens only the directory, the file and the fdinfo of its descriptors
+ * (two: the lock's and the record's writer).
+ */
+static void one_snapshot_reads_a_holder_once(void **state)
+{
+	const char *a = test_path("scan-a.lock"), *b = test_path("scan-b.lock");
+	struct pidlock_snapshot *snap;
+	struct pidlock_info info;
+	struct holder ha, hb;
+	int before;
+
+	(void)state;
+	holder_start(&ha, a, 0);
+	holder_start(&hb, b, 0);
+	assert_int_equal(pidlock_snapshot_new(&snap), 0);
+	assert_int_equal(pidlock_inspect(a, snap, &info), 0);
+	expect_state(&info, PIDLOCK_STATE_LIVE);
+	assert_int_equal(pidlock_inspect(b, snap, &info), 0);
+	expect_state(&info, PIDLOCK_STATE_LIVE);
+	before = mock_calls(MOCK_OPENAT);
+	assert_int_equal(pidlock_inspect(a, snap, &info), 0);
+	expect_state(&info, PIDLOCK_STATE_LIVE);
+	assert_int_equal(info.live_pid, ha.pid);
+	print_message("third inspection: %d openat\n",
+		      mock_calls(MOCK_OPENAT) - before);
+	assert_true(mock_calls(MOCK_OPENAT) - before <= 4);
+	pidlock_snapshot_free(snap);
+	holder_stop(&ha);
+	holder_stop(&hb);
+}
+
+/* An empty file (as its stat says) is judged without being opened: the
+ * one openat is pidlock_inspect()'s of the directory. */
+static void empty_file_is_not_opened(void **state)
+{
+	const char *path = test_path("empty.lock");
+	struct pidlock_snapshot *snap;
+	struct pidlock_info info;
+	int before;
+
+	(void)state;
+	write_file(path, "", 0);
+	assert_int_equal(pidlock_snapshot_new(&snap), 0);
+	before = mock_calls(MOCK_OPENAT);
+	assert_int_equal(pidlock_inspect(path, snap, &info), 0);
+	expect_state(&info, PIDLOCK_STATE_FREE);
+	assert_int_equal(info.type, PIDLOCK_TYPE_FLOCK);
+	assert_int_equal(mock_calls(MOCK_OPENAT) - before, 1);
+	pidlock_snapshot_free(snap);
+}
+
 static void plain_pidfile_of_live_process_is_foreign(void **state)
 {
 	const char *path = test_path("plain.pid");
@@ -198,6 +253,8 @@ int main(void)
 		cmocka_unit_test_teardown(released_kept_file_is_free, test_cleanup),
 		cmocka_unit_test_teardown(plain_pidfile_of_live_process_is_foreign, test_cleanup),
 		cmocka_unit_test_teardown(snapshot_and_dirfd_agree, test_cleanup),
+		cmocka_unit_test_teardown(one_snapshot_reads_a_holder_once, test_cleanup),
+		cmocka_unit_test_teardown(empty_file_is_not_opened, test_cleanup),
 		cmocka_unit_test_teardown(bad_arguments_are_errors, test_cleanup),
 	};
 

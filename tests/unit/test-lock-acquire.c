@@ -317,6 +317,38 @@ static void keep_mode_existing_files(void **state)
 
 /* --- 13. shared --------------------------------------------------------------------------------- */
 
+/*
+ * Taking a kept, empty file (the usual acquisition) costs one look at the
+ * name before the lock and one after, no read (the look after the lock
+ * says the file is empty) and one write; the writer is reopened from the
+ * locked descriptor, so the only openat by name is the locked one's.
+ */
+static void kept_empty_file_takes_few_calls(void **state)
+{
+	const char *path = test_path("few.lock");
+	struct pidlock *lock;
+	struct stat st;
+	int stats, reads, writes, opens;
+
+	(void)state;
+	write_file(path, "", 0);
+	assert_int_equal(pidlock_new(&lock, path), 0);
+	stats = mock_calls(MOCK_FSTATAT);
+	reads = mock_calls(MOCK_PREAD);
+	writes = mock_calls(MOCK_PWRITE);
+	opens = mock_calls(MOCK_OPENAT);
+	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
+	assert_int_equal(file_line1_pid(path), getpid());
+	assert_int_equal(mock_calls(MOCK_FSTATAT) - stats, 2);
+	assert_int_equal(mock_calls(MOCK_PREAD) - reads, 0);
+	assert_int_equal(mock_calls(MOCK_PWRITE) - writes, 1);
+	assert_int_equal(mock_calls(MOCK_OPENAT) - opens, 2); /* dir, file */
+	assert_int_equal(pidlock_release(lock), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 0); /* kept, emptied */
+	pidlock_free(lock);
+}
+
 static void shared_holders(void **state)
 {
 	const char *path = test_path("t13.lock");
@@ -361,6 +393,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(create_release_record_cloexec, test_cleanup),
+		cmocka_unit_test_teardown(kept_empty_file_takes_few_calls, test_cleanup),
 		cmocka_unit_test_teardown(racing_creators_one_wins, test_cleanup),
 		cmocka_unit_test_teardown(killed_holder_recovered, test_cleanup),
 		cmocka_unit_test_teardown(concurrent_breakers_one_wins, test_cleanup),
