@@ -632,6 +632,28 @@ static void snapshot_drops_repeated_lines(void **state)
 }
 
 /*
+ * /proc/locks is read a page at a time and can skip a line when locks
+ * listed before it go meanwhile: a held lock whose line was skipped (here,
+ * a /proc/locks that lists nothing) is still live, by its holder's fdinfo.
+ */
+static void skipped_line_still_live(void **state)
+{
+	struct pidlock_info info;
+	struct pidlock *lock;
+
+	(void)state;
+	assert_int_equal(pidlock_new(&lock, test_path("skipped.lock")), 0);
+	assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
+	mock_proc_locks("");
+	assert_int_equal(pidlock_inspect(test_path("skipped.lock"), NULL, &info), 0);
+	assert_int_equal(info.state, PIDLOCK_STATE_LIVE);
+	assert_int_equal(info.live_pid, getpid());
+	mock_proc_locks(NULL);
+	assert_int_equal(pidlock_release(lock), 0);
+	pidlock_free(lock);
+}
+
+/*
  * OFD locks are listed with PID -1, so two of them on the same range
  * make identical lines: both are locks, neither is a repeat.
  */
@@ -781,6 +803,7 @@ int main(void)
 		T(plain_bad_pid_is_corrupt_and_kept),
 		T(snapshot_drops_repeated_lines),
 		T(snapshot_keeps_identical_ofd_lines),
+		T(skipped_line_still_live),
 		T(ofd_holders_are_named),
 	};
 
