@@ -80,6 +80,10 @@ MANS     := $(MAN_SRCS:man/%.scd=$(B)/man/%)
 .PHONY: all lib tools man check check-suites check-unit check-tools check-symbols check-licence check-example demo install uninstall \
         clean distclean help
 all: lib tools man
+ifeq ($(ETCD_MISSING),1)
+	@echo "pidlock: built WITHOUT the etcd client (lockrun --etcd, lockstat --etcd):"
+	@echo "  libcurl or json-c is missing (Debian: libcurl4-openssl-dev libjson-c-dev)"
+endif
 
 # The "#   make ..." block at the top of the Makefile and of each fragment
 # (up to its first blank comment line).
@@ -98,7 +102,11 @@ $(B)/config.mk: build-aux/deps
 	   echo "SCOLS_CFLAGS := $$($(PKG_CONFIG) --cflags smartcols)"; \
 	   echo "SCOLS_LIBS := $$($(PKG_CONFIG) --libs smartcols)"; \
 	   echo "CMOCKA_CFLAGS := $$($(PKG_CONFIG) --cflags cmocka)"; \
-	   echo "CMOCKA_LIBS := $$($(PKG_CONFIG) --libs cmocka)"; } > $@
+	   echo "CMOCKA_LIBS := $$($(PKG_CONFIG) --libs cmocka)"; \
+	   if $(PKG_CONFIG) --exists libcurl json-c; then \
+	   echo "ETCD_CFLAGS := $$($(PKG_CONFIG) --cflags libcurl json-c)"; \
+	   echo "ETCD_LIBS := $$($(PKG_CONFIG) --libs libcurl json-c) -lresolv -lpthread"; \
+	   else echo "ETCD_MISSING := 1"; fi; } > $@
 
 # --- library ---------------------------------------------------------------
 lib: $(LIB_A) $(B)/$(LIB_SONAME) $(B)/pidlock.pc
@@ -146,7 +154,7 @@ $(B)/cmd/%.o: cmd/%.c $(B)/config.mk
 	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(SCOLS_CFLAGS) $(ALL_CFLAGS) -Ilib -c -o $@ $<
 
 $(B)/%: $(B)/cmd/%.o $(CMD_COMMON) $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) $(OUTPUT_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) $(OUTPUT_LIBS) $(ETCD_LINK)
 
 # lockstat and lockclean print their tables with libsmartcols (as
 # lslocks does); lockrun prints no table and does not load it.
@@ -157,9 +165,25 @@ $(B)/lockstat $(B)/lockclean: OUTPUT_LIBS = $(SCOLS_LIBS)
 # the same objects twice more).  lockrun and lockstat put holders, times
 # and ages into words (format.c); only lockstat finds a locked file's
 # path in /proc/PID/fd (fdpath.c).
-LOCKRUN_OBJS = $(B)/cmd/lockrun.o $(B)/cmd/job.o $(B)/cmd/format.o
+LOCKRUN_OBJS = $(B)/cmd/lockrun.o $(B)/cmd/job.o $(B)/cmd/format.o $(LOCKRUN_ETCD_OBJS)
 $(B)/lockrun: $(B)/cmd/job.o $(B)/cmd/format.o
 $(B)/lockstat: $(B)/cmd/format.o $(B)/cmd/fdpath.o
+
+# The etcd client (lockrun --etcd, lockstat --etcd) is the tools' own, on
+# libcurl and json-c: libpidlock stays free of network code.  Without
+# them the tools build with a stub that says so (and make says it too).
+ifeq ($(ETCD_MISSING),1)
+LOCKRUN_ETCD_OBJS := $(B)/cmd/etcdstub.o
+LOCKSTAT_ETCD_OBJS := $(B)/cmd/etcdstub.o
+else
+LOCKRUN_ETCD_OBJS := $(B)/cmd/etcdlock.o $(B)/cmd/etcd.o
+LOCKSTAT_ETCD_OBJS := $(B)/cmd/etcdstat.o $(B)/cmd/etcd.o
+ETCD_TOOL_LIBS := $(ETCD_LIBS)
+endif
+$(B)/lockrun: $(LOCKRUN_ETCD_OBJS)
+$(B)/lockstat: $(LOCKSTAT_ETCD_OBJS)
+$(B)/lockrun $(B)/lockstat: ETCD_LINK = $(ETCD_TOOL_LIBS)
+$(B)/cmd/etcd.o $(B)/cmd/etcdlock.o $(B)/cmd/etcdstat.o: CPPFLAGS += $(ETCD_CFLAGS)
 
 # lockclean's removal policy lives in a file of its own: test-catalogue
 # judges the hostile catalogue with it.

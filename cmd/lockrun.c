@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "etcdlock.h"
 #include "format.h"
 #include "job.h"
 
@@ -48,6 +49,8 @@ struct opts {
 	char *sh_argv[4];
 	int64_t max_time_ms, kill_after_ms;
 	int max_time_signal;
+	const char *etcd;     /* --etcd: the lock is on etcd (etcdlock.c) */
+	int64_t ttl_ms;
 };
 
 static void usage(void)
@@ -56,6 +59,7 @@ static void usage(void)
 	       " %1$s [options] FILE|DIR COMMAND [ARG...]\n"
 	       " %1$s [options] FILE|DIR -c COMMAND-STRING\n"
 	       " %1$s [options] -N NAME COMMAND [ARG...]\n"
+	       " %1$s [options] --etcd URL[,URL...] -N NAME COMMAND [ARG...]\n"
 	       " %1$s [options] FD\n"
 	       " %1$s [options] --fd FD COMMAND [ARG...] | -c COMMAND-STRING\n"
 	       "\nRun a command while holding a lock; refuse or wait when another\n"
@@ -87,6 +91,9 @@ static void usage(void)
 	       " -S, --signal SIG           signal for --max-time (default TERM)\n"
 	       " -U, --user USER[:GROUP]    run the command as USER (root only)\n"
 	       "     --foreground           leave the command in lockrun's process group\n"
+	       "\nAcross hosts (etcd):\n"
+	       "     --etcd URL[,URL...]    hold NAME on etcd (also LOCKRUN_ETCD_ENDPOINTS)\n"
+	       "     --ttl DUR              etcd lease time to live (default 10s)\n"
 	       " -h, --help                 display this help\n"
 	       " -V, --version              display version\n"
 	       "\nDurations: 250ms, 1.5 (seconds), 2m, 1h.  See lockrun(1).\n",
@@ -94,7 +101,7 @@ static void usage(void)
 }
 
 enum { OPT_VERBOSE = 256, OPT_FCNTL, OPT_START, OPT_LENGTH, OPT_FD,
-       OPT_FOREGROUND, OPT_REMOVE };
+       OPT_FOREGROUND, OPT_REMOVE, OPT_ETCD, OPT_TTL };
 
 static const struct option long_options[] = {
 	{ "shared", no_argument, NULL, 's' },
@@ -123,6 +130,8 @@ static const struct option long_options[] = {
 	{ "signal", required_argument, NULL, 'S' },
 	{ "user", required_argument, NULL, 'U' },
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+	{ "etcd", required_argument, NULL, OPT_ETCD },
+	{ "ttl", required_argument, NULL, OPT_TTL },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -191,6 +200,8 @@ static void parse_option(struct opts *o, int c)
 	case 'S': o->max_time_signal = signal_or_die(optarg); break;
 	case 'U': o->user = optarg; break;
 	case OPT_FOREGROUND: o->foreground = true; break;
+	case OPT_ETCD: o->etcd = optarg; break;
+	case OPT_TTL: o->ttl_ms = duration_or_die(optarg, "time to live"); break;
 	case 'h': usage(); exit(EX_OK);
 	case 'V': print_version(); exit(EX_OK);
 	default: try_help();
@@ -230,6 +241,22 @@ static void parse_operands(struct opts *o, int argc, char **argv)
 		errx(EX_USAGE, "no command to run");
 }
 
+/* --etcd: the options that concern a lock file do not apply. */
+static void check_etcd_options(struct opts *o)
+{
+	if (!o->etcd)
+		errx(EX_USAGE, "--ttl needs --etcd");
+	if (!o->name)
+		errx(EX_USAGE, "--etcd needs -N NAME");
+	if ((o->flags & (PIDLOCK_SHARED | PIDLOCK_OFD)) || o->unlock ||
+	    o->close_fd || o->no_fork || o->range || o->fd >= 0 || o->user ||
+	    o->remove || o->flock_name)
+		errx(EX_USAGE, "--etcd takes none of -s, -u, -o, -F, --fcntl, "
+		     "--start, --length, --fd, --user, --remove");
+	if (!o->ttl_ms)
+		o->ttl_ms = ETCD_TTL_DEFAULT_MS;
+}
+
 static void check_options(struct opts *o)
 {
 	/* As flock(1): -n fails at once, even with -w. */
@@ -253,7 +280,9 @@ static void check_options(struct opts *o)
 		o->flags &= ~PIDLOCK_KEEP;
 	if (o->user && geteuid() != 0)
 		errx(EX_NOPERM, "--user needs root (it drops privileges)");
-	if (o->kill_after_ms && !o->max_time_ms)
+	if (o->etcd || o->ttl_ms)
+		check_etcd_options(o);
+	if (o->kill_after_ms && !o->max_time_ms && !o->etcd)
 		errx(EX_USAGE, "--kill-after needs --max-time");
 	if ((o->max_time_ms || o->user) && !o->argv)
 		errx(EX_USAGE, "--max-time and --user need a command");
@@ -578,7 +607,8 @@ static struct job_end fork_and_supervise(const struct opts *o,
 					 const struct target_user *u)
 {
 	const struct job_opts jo = { o->max_time_ms, o->kill_after_ms,
-				     o->max_time_signal, o->quiet, o->argv[0] };
+				     o->max_time_signal, o->quiet, o->argv[0],
+				     NULL, NULL, 0 };
 	bool own_group = job_own_group(o->foreground);
 	struct job_end end;
 	sigset_t old;
@@ -669,6 +699,18 @@ static void unlock_file(const struct opts *o)
 	close(fd);
 }
 
+static int run_on_etcd(const struct opts *o)
+{
+	const struct etcd_run r = {
+		o->etcd, o->name, o->message, o->timeout_ms, o->ttl_ms,
+		o->conflict_code, o->quiet, o->verbose, o->foreground, o->argv,
+		command_name(o), o->max_time_ms, o->kill_after_ms,
+		o->max_time_signal,
+	};
+
+	return etcd_lockrun(&r);
+}
+
 /*
  * The lock lives until exit: every early exit (conflict, failure) must
  * leave it exactly as it is, so it is never freed on those paths, only
@@ -692,6 +734,8 @@ int main(int argc, char **argv)
 		err(errno == ENOMEM ? EX_OSERR : EX_UNAVAILABLE,
 		    "failed to execute %s", esc(o.argv[0]));
 	}
+	if (o.etcd)
+		return run_on_etcd(&o);
 	if (o.user)
 		resolve_user(o.user, &u);
 	the_lock = new_lock(&o);
