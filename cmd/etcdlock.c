@@ -576,9 +576,12 @@ int etcd_lockrun(const struct etcd_run *r)
 		       getprogname(), (now_ms() - t0) / 1000.0, (long long)a.token);
 	end = run(&a, since, lost_kill_after(r));
 	keeper_stop(&a.k);
-	if (atomic_load(&a.k.lost) || now_ms() >= lock_deadline(&a.k))
+	if (atomic_load(&a.k.lost) || now_ms() >= lock_deadline(&a.k)) {
 		warnx("%s: lease %s lost: %s", esc(r->name), a.lease_hex,
 		      a.k.why[0] ? a.k.why : "no renewal in time");
+		/* etcd did not answer in time: the revoke is a courtesy */
+		etcd_set_attempt_timeout(a.e, 500);
+	}
 	revoke_lease(&a);
 	etcd_free(a.k.e);
 	etcd_free(a.e);
