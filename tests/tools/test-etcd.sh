@@ -55,7 +55,8 @@ t_handoff_clean() {
 	b=$!
 	track $b
 	wait_until keys_are hand/ 2 || return
-	echo x >go
+	timeout 5 sh -c 'echo x >go' || { fail "the holder's command is gone"; return; }
+	wait_until sh -c "! kill -0 $b 2>/dev/null" || return
 	wait $b || fail "waiter exited $?"
 	gap=$(( $(cat b_start) - $(cat a_end) ))
 	echo "handoff after a clean exit: $gap ms"
@@ -76,6 +77,7 @@ t_handoff_sigkill() {
 	t0=$(now_ms)
 	kill -9 $a
 	wait_until sh -c '! kill -0 $(cat pid) 2>/dev/null' || return
+	wait_until sh -c "! kill -0 $b 2>/dev/null" || return
 	wait $b || fail "waiter exited $?"
 	gap=$(( $(cat b_start) - t0 ))
 	echo "handoff after SIGKILL (TTL 2 s): $gap ms"
@@ -137,9 +139,12 @@ t_lease_loss() {
 	wait_until test -s tok || return
 	t0=$(now_ms)
 	kill -STOP "$ETCD_PID"
+	# lockrun must end by itself within the TTL (3 s); 10 s bound a hang
+	wait_until sh -c "! kill -0 $a 2>/dev/null"
+	kill -CONT "$ETCD_PID"
+	kill -9 $a 2>/dev/null
 	wait $a
 	st=$?
-	kill -CONT "$ETCD_PID"
 	[ $st = 120 ] || fail "lockrun exited $st, expected 120"
 	grep -q 'the lock was lost' err || fail "stderr: $(cat err)"
 	stopped=$(( $(cat a_end) - t0 ))
@@ -158,6 +163,8 @@ t_lease_revoked() {
 	track $a
 	wait_until test -s lease || return
 	etcdctl --endpoints "$E" lease revoke "$(cat lease)" >/dev/null
+	wait_until sh -c "! kill -0 $a 2>/dev/null"
+	kill -9 $a 2>/dev/null
 	wait $a
 	st=$?
 	[ $st = 120 ] || fail "lockrun exited $st, expected 120"
