@@ -2,7 +2,8 @@
 # Included by the top-level Makefile: benchmarks (issue 7).
 #
 #   make bench           install the peers (build-aux/deps bench), build, and
-#                        print six tables with ratios; raw numbers go to
+#                        print six tables with ratios (and a seventh:
+#                        lockrun --etcd vs etcdctl lock, etcd_bench.py); raw numbers go to
 #                        bench/results.json, the tables to bench/results.md
 #   make bench QUICK=1   the same tables at tiny sizes, under a minute (CI)
 #   BENCH_DIR=DIR        where the lock files go (default: a private
@@ -40,3 +41,5 @@ bench:
 	@mkdir -p bench
 	$(BENCH_PY) tests/bench/bench.py --build $(B) $(if $(QUICK),--quick) \
 	    --json bench/results.json --markdown bench/results.md
+	$(BENCH_PY) tests/bench/etcd_bench.py --build $(B) $(if $(QUICK),--quick) \
+	    --markdown bench/results.md
