@@ -95,3 +95,50 @@ now_ms() { date +%s%3N; }
 etcd_key_count() {
 	etcdctl --endpoints "$1" get --prefix --keys-only "$2" | grep -c .
 }
+
+# make_certs DIR: a CA, a server certificate for 127.0.0.1 and a client
+# certificate signed by it, and a second CA that signed none of them.
+make_certs() {
+	local d=$1 n
+	mkdir -p "$d"
+	for n in ca otherca; do
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$n" \
+			-keyout "$d/$n.key" -out "$d/$n.pem" 2>/dev/null || return 1
+	done
+	openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
+		-keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null &&
+	printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$d/ext" &&
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+		-CAcreateserial -days 2 -extfile "$d/ext" -out "$d/server.pem" 2>/dev/null &&
+	openssl req -newkey rsa:2048 -nodes -subj /CN=client \
+		-keyout "$d/client.key" -out "$d/client.csr" 2>/dev/null &&
+	printf 'extendedKeyUsage=clientAuth\n' >"$d/cext" &&
+	openssl x509 -req -in "$d/client.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+		-CAcreateserial -days 2 -extfile "$d/cext" -out "$d/client.pem" 2>/dev/null
+}
+
+# etcd_start_tls DIR CERTS: a single member serving clients over TLS and
+# asking for a client certificate signed by CERTS/ca.pem.
+etcd_start_tls() {
+	local c p
+	c=$(free_port) p=$(free_port)
+	mkdir -p "$1"
+	etcd --name default --data-dir "$1/data" \
+		--listen-client-urls "https://127.0.0.1:$c" \
+		--advertise-client-urls "https://127.0.0.1:$c" \
+		--listen-peer-urls "http://127.0.0.1:$p" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$p" \
+		--initial-cluster "default=http://127.0.0.1:$p" \
+		--cert-file "$2/server.pem" --key-file "$2/server.key" \
+		--client-cert-auth --trusted-ca-file "$2/ca.pem" >"$1/log" 2>&1 &
+	ETCD_PID=$!
+	echo $! >>"$ETCD_PIDFILE"
+	ETCD_URL=https://127.0.0.1:$c
+	local i=0
+	until etcdctl --endpoints "$ETCD_URL" --cacert "$2/ca.pem" --cert "$2/client.pem" \
+		--key "$2/client.key" --dial-timeout 1s endpoint health >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { fail "etcd (TLS) did not start: $(tail -n 5 "$1/log")"; return 1; }
+		sleep 0.2
+	done
+}

@@ -93,5 +93,25 @@ t_auth() {
 	expect_status 77
 }
 
+# TLS: the CA file that signed the server's certificate and a client
+# certificate work; another CA is refused with 78, and nothing runs.
+t_tls() {
+	command -v openssl >/dev/null || { skip_test "openssl is not installed (apt-get install openssl)"; return; }
+	make_certs "$T/certs" || { fail "cannot make certificates"; return; }
+	etcd_start_tls "$T/etcd" "$T/certs" || return
+	c=$T/certs
+	printf 'cacert = %s\ncert = %s\nkey = %s\n' "$c/otherca.pem" "$c/client.pem" "$c/client.key" >bad.conf
+	printf 'cacert = %s\ncert = %s\nkey = %s\n' "$c/ca.pem" "$c/client.pem" "$c/client.key" >good.conf
+	LOCKRUN_ETCD_CONFIG=$PWD/bad.conf run lockrun --etcd "$ETCD_URL" -N tls touch ran
+	expect_status 78
+	expect_err_match 'SSL peer certificate|certificate'
+	expect_no_file ran
+	LOCKRUN_ETCD_CONFIG=$PWD/good.conf run lockrun --etcd "$ETCD_URL" -N tls sh -c 'echo $LOCKRUN_FENCING_TOKEN'
+	expect_status 0
+	[ "$out" -gt 0 ] 2>/dev/null || fail "token '$out'"
+	LOCKRUN_ETCD_CONFIG=$PWD/good.conf run lockstat --etcd "$ETCD_URL" --status tls
+	expect_status 3
+}
+
 run_tests t_unreachable t_bad_endpoint_and_config t_long_and_control_names \
-	t_malformed_replies t_auth
+	t_malformed_replies t_auth t_tls
