@@ -72,6 +72,21 @@ t_malformed_replies() {
 	expect_no_file ran
 }
 
+# bad_and_good_conf STATUS PATTERN: with bad.conf lockrun is refused with
+# STATUS and a message matching PATTERN, and runs nothing; with good.conf
+# it runs with a token, and lockstat sees the lock free afterwards.
+bad_and_good_conf() {
+	LOCKRUN_ETCD_CONFIG=$PWD/bad.conf run lockrun --etcd "$ETCD_URL" -N a touch ran
+	expect_status "$1"
+	expect_err_match "$2"
+	expect_no_file ran
+	LOCKRUN_ETCD_CONFIG=$PWD/good.conf run lockrun --etcd "$ETCD_URL" -N a sh -c 'echo $LOCKRUN_FENCING_TOKEN'
+	expect_status 0
+	[ "$out" -gt 0 ] 2>/dev/null || fail "token '$out'"
+	LOCKRUN_ETCD_CONFIG=$PWD/good.conf run lockstat --etcd "$ETCD_URL" --status a
+	expect_status 3
+}
+
 # etcd with authentication: a wrong password is refused with 77; the
 # right one works (the token is sent on every call).
 t_auth() {
@@ -81,14 +96,7 @@ t_auth() {
 		{ fail "cannot enable auth"; return; }
 	printf 'user = root\npassword = wrong\n' >bad.conf
 	printf '# ok\nuser = root\npassword = rootpw\n' >good.conf
-	LOCKRUN_ETCD_CONFIG=$PWD/bad.conf run lockrun --etcd "$ETCD_URL" -N a touch ran
-	expect_status 77
-	expect_err_match 'authentication failed'
-	expect_no_file ran
-	LOCKRUN_ETCD_CONFIG=$PWD/good.conf run lockrun --etcd "$ETCD_URL" -N a sh -c 'echo $LOCKRUN_FENCING_TOKEN'
-	expect_status 0
-	LOCKRUN_ETCD_CONFIG=$PWD/good.conf run lockstat --etcd "$ETCD_URL" --status a
-	expect_status 3
+	bad_and_good_conf 77 'authentication failed'
 	run lockstat --etcd "$ETCD_URL" a
 	expect_status 77
 }
@@ -102,15 +110,7 @@ t_tls() {
 	c=$T/certs
 	printf 'cacert = %s\ncert = %s\nkey = %s\n' "$c/otherca.pem" "$c/client.pem" "$c/client.key" >bad.conf
 	printf 'cacert = %s\ncert = %s\nkey = %s\n' "$c/ca.pem" "$c/client.pem" "$c/client.key" >good.conf
-	LOCKRUN_ETCD_CONFIG=$PWD/bad.conf run lockrun --etcd "$ETCD_URL" -N tls touch ran
-	expect_status 78
-	expect_err_match 'SSL peer certificate|certificate'
-	expect_no_file ran
-	LOCKRUN_ETCD_CONFIG=$PWD/good.conf run lockrun --etcd "$ETCD_URL" -N tls sh -c 'echo $LOCKRUN_FENCING_TOKEN'
-	expect_status 0
-	[ "$out" -gt 0 ] 2>/dev/null || fail "token '$out'"
-	LOCKRUN_ETCD_CONFIG=$PWD/good.conf run lockstat --etcd "$ETCD_URL" --status tls
-	expect_status 3
+	bad_and_good_conf 78 'SSL peer certificate'
 }
 
 run_tests t_unreachable t_bad_endpoint_and_config t_long_and_control_names \
