@@ -51,6 +51,16 @@ config_error(char *why, size_t size, const char *fmt, ...)
 	return ETCD_E_CONFIG;
 }
 
+/* Printable ASCII only: an endpoint is printed as it is in messages
+ * (also by the keeper's thread, which may not use esc()). */
+static bool url_printable(const char *u)
+{
+	for (; *u; u++)
+		if (*u <= ' ' || *u >= 0x7f)
+			return false;
+	return true;
+}
+
 static int add_endpoints(struct etcd_config *c, const char *list, char *why,
 			 size_t size)
 {
@@ -62,7 +72,8 @@ static int add_endpoints(struct etcd_config *c, const char *list, char *why,
 	for (tok = strtok_r(copy, ", \t", &save); tok && r == 0;
 	     tok = strtok_r(NULL, ", \t", &save)) {
 		if ((strncmp(tok, "http://", 7) != 0 &&
-		     strncmp(tok, "https://", 8) != 0) || strlen(tok) >= URL_MAX)
+		     strncmp(tok, "https://", 8) != 0) || strlen(tok) >= URL_MAX ||
+		    !url_printable(tok))
 			r = config_error(why, size, "invalid endpoint '%s': "
 					 "expected http://HOST:PORT or https://HOST:PORT",
 					 esc(tok));
@@ -384,11 +395,11 @@ static int post_once(struct etcd *e, const char *url, const char *body,
 		explicit_bzero(auth, sizeof(auth));
 	if (e->too_long) {
 		snprintf(e->why, sizeof(e->why), "%s: reply longer than %u bytes",
-			 esc(url), REPLY_MAX);
+			 url, REPLY_MAX);
 		return ETCD_E_PROTOCOL;
 	}
 	if (rc != CURLE_OK) {
-		snprintf(e->why, sizeof(e->why), "%s: %s", esc(url),
+		snprintf(e->why, sizeof(e->why), "%s: %s", url,
 			 curl_easy_strerror(rc));
 		return curl_class(rc);
 	}
@@ -402,6 +413,7 @@ static int server_error(struct etcd *e, const char *url, long http,
 {
 	json_object *m = NULL, *code = NULL;
 	const char *msg = "";
+	char text[256];
 	int c = -1;
 
 	if (j && json_object_object_get_ex(j, "message", &m) &&
@@ -410,8 +422,10 @@ static int server_error(struct etcd *e, const char *url, long http,
 	if (j && json_object_object_get_ex(j, "code", &code) &&
 	    json_object_is_type(code, json_type_int))
 		c = json_object_get_int(code);
-	snprintf(e->why, sizeof(e->why), "%s: HTTP %ld%s%s", esc(url), http,
-		 *msg ? ": " : "", esc(msg));
+	/* esc() is not for the keeper's thread: a buffer of our own */
+	safe_encode(msg, text, sizeof(text));
+	snprintf(e->why, sizeof(e->why), "%s: HTTP %ld%s%.160s", url, http,
+		 *msg ? ": " : "", text);
 	/* gRPC's UNAUTHENTICATED and PERMISSION_DENIED; a wrong password is
 	 * INVALID_ARGUMENT with etcd's own words. */
 	if (c == 16 || c == 7 || strstr(msg, "authentication failed") ||
@@ -470,7 +484,7 @@ static int post(struct etcd *e, const char *path, const char *body,
 			}
 			if (http == 200)
 				snprintf(e->why, sizeof(e->why),
-					 "%s: reply is not a JSON object", esc(url));
+					 "%s: reply is not a JSON object", url);
 			r = http == 200 ? ETCD_E_PROTOCOL : server_error(e, url, http, j);
 			json_object_put(j);
 			/* Only an endpoint that is not there is worth another. */
@@ -503,7 +517,7 @@ static int authenticate(struct etcd *e, int64_t deadline)
 		       !json_object_is_type(t, json_type_string) ||
 		       json_object_get_string_len(t) >= (int)sizeof(e->token))) {
 		snprintf(e->why, sizeof(e->why), "%s: no token in the reply",
-			 esc(etcd_endpoint(e)));
+			 etcd_endpoint(e));
 		r = ETCD_E_PROTOCOL;
 	}
 	if (r == 0)
@@ -676,7 +690,7 @@ static json_object *lease_req(int64_t id)
 static int no_field(struct etcd *e, const char *what)
 {
 	snprintf(e->why, sizeof(e->why), "%s: reply without %s",
-		 esc(etcd_endpoint(e)), what);
+		 etcd_endpoint(e), what);
 	return ETCD_E_PROTOCOL;
 }
 

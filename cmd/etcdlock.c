@@ -546,6 +546,7 @@ int etcd_lockrun(const struct etcd_run *r)
 	int e;
 
 	check_run(r, &give_up_ms);
+	use_ctype_locale(); /* once, before the keeper's thread starts */
 	if ((e = etcd_config_load(&a.cfg, r->endpoints, why, sizeof(why))) < 0)
 		errx(etcd_exit_status(e), "%s", why);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(a.e = etcd_new(&a.cfg)))

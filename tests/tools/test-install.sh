@@ -12,7 +12,7 @@ VERSION=$(sed -n 's/^VERSION *:= *//p' "$TOP/Makefile")
 MANPAGES=$(cd "$TOP/man" && ls *.scd | sed 's/\.scd$//')
 # the system units; the example unit is documentation (DOCDIR/examples)
 UNITS=$(cd "$TOP/contrib/systemd" && ls *.service *.timer | grep -v '^example-')
-EXAMPLES="example-singleton.service example-singleton"
+EXAMPLES="example-fleet-job.service example-fleet-job.timer example-singleton.service example-singleton"
 
 # mk ARGS...: make in the source tree with this build directory.  The
 # caller's make flags (a jobserver, -k, ...) are not ours.
