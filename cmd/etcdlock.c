@@ -342,10 +342,10 @@ static int wait_turn(struct acquire *a)
 /*
  * After the wait, our key must still be there, with our lease and our
  * revision, and be the oldest (etcd#9921: a waiter whose lease expired
- * can be told it holds the lock).  Puts the record back when the
- * service recreated the key empty.
+ * can be told it holds the lock).  A read: no write to etcd's log on the
+ * way to the command (record_pid() rewrites the record after the fork).
  */
-static bool verify_held(struct acquire *a, const char *record)
+static bool verify_held(struct acquire *a)
 {
 	json_object *req = json_object_new_object(), *ok = json_object_new_array();
 	json_object *reply, *sub;
@@ -353,7 +353,6 @@ static bool verify_held(struct acquire *a, const char *record)
 	bool held = false;
 
 	json_object_array_add(ok, range_op(etcd_prefix_range(prefix_of(a), 1, false)));
-	json_object_array_add(ok, put_op(a->key, record, a->k.lease));
 	json_object_object_add(req, "compare", create_cmp(a->key, a->token));
 	json_object_object_add(req, "success", ok);
 	if (etcd_call(a->e, "/v3/kv/txn", req, CALL_MS, &reply) < 0)
@@ -410,7 +409,7 @@ static void take(struct acquire *a, const char *record)
 		revoke_lease(a);
 		etcd_die(a, r, "waiting for the lock failed");
 	}
-	if (!verify_held(a, record)) {
+	if (!verify_held(a)) {
 		revoke_lease(a);
 		errx(EX_LOCK_LOST, "%s: etcd said acquired, but key %s is not the "
 		     "oldest of lease %s: not running", esc(a->r->name),
