@@ -34,7 +34,7 @@ struct etcd {
 	bool (*abort_fn)(void *);
 	void *abort_arg;
 	char *buf;              /* the reply being received */
-	size_t len;
+	size_t len, cap;
 	bool too_long;
 };
 
@@ -295,12 +295,18 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 		e->too_long = true;
 		return 0; /* stops the transfer */
 	}
-	if (!(b = realloc(e->buf, e->len + len + 1)))
-		return 0;
-	memcpy(b + e->len, p, len);
+	if (e->len + len + 1 > e->cap) { /* doubling: no copy per chunk */
+		size_t cap = e->cap ? e->cap : 4096;
+		while (cap < e->len + len + 1)
+			cap *= 2;
+		if (!(b = realloc(e->buf, cap)))
+			return 0;
+		e->buf = b;
+		e->cap = cap;
+	}
+	memcpy(e->buf + e->len, p, len);
 	e->len += len;
-	b[e->len] = '\0';
-	e->buf = b;
+	e->buf[e->len] = '\0';
 	return len;
 }
 

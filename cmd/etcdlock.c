@@ -419,8 +419,9 @@ static void take(struct acquire *a, const char *record)
 
 /* --- running -------------------------------------------------------------- */
 
-/* The environment of the command: ours plus the lock's facts. */
-static char **command_env(const struct acquire *a)
+/* The environment of the command: ours plus the lock's facts, which
+ * start at *own (allocated; the rest is environ's). */
+static char **command_env(const struct acquire *a, size_t *own)
 {
 	extern char **environ;
 	size_t n = 0, k = 0;
@@ -435,6 +436,7 @@ static char **command_env(const struct acquire *a)
 		    strncmp(environ[i], "LOCKRUN_ETCD_", 13) &&
 		    strncmp(environ[i], "ETCD_LOCK_", 10))
 			env[k++] = environ[i];
+	*own = k;
 	if (asprintf(&env[k++], "LOCKRUN_FENCING_TOKEN=%lld", (long long)a->token) < 0 ||
 	    asprintf(&env[k++], "LOCKRUN_ETCD_LEASE=%s", a->lease_hex) < 0 ||
 	    asprintf(&env[k++], "LOCKRUN_ETCD_KEY=%s", a->key) < 0 ||
@@ -485,7 +487,8 @@ static struct job_end run(struct acquire *a, int64_t since, int64_t lost_kill_ms
 		lock_deadline, &a->k, lost_kill_ms,
 	};
 	bool own_group = job_own_group(r->foreground);
-	char **env = command_env(a);
+	size_t own;
+	char **env = command_env(a, &own);
 	pid_t parent = getpid(), child;
 
 	fflush(NULL);
@@ -499,6 +502,9 @@ static struct job_end run(struct acquire *a, int64_t since, int64_t lost_kill_ms
 		exec_command(r, env, parent);
 	}
 	job_parent_setup(child, own_group);
+	for (size_t i = own; env[i]; i++)
+		free(env[i]);
+	free(env);
 	record_pid(a, child, since);
 	return job_supervise(&o, child, own_group);
 }
