@@ -154,7 +154,7 @@ $(B)/cmd/%.o: cmd/%.c $(B)/config.mk
 	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(SCOLS_CFLAGS) $(ALL_CFLAGS) -Ilib -c -o $@ $<
 
 $(B)/%: $(B)/cmd/%.o $(CMD_COMMON) $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) $(OUTPUT_LIBS) $(ETCD_LINK)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) $(OUTPUT_LIBS)
 
 # lockstat and lockclean print their tables with libsmartcols (as
 # lslocks does); lockrun prints no table and does not load it.
@@ -172,18 +172,32 @@ $(B)/lockstat: $(B)/cmd/format.o $(B)/cmd/fdpath.o
 # The etcd client (lockrun --etcd, lockstat --etcd) is the tools' own, on
 # libcurl and json-c: libpidlock stays free of network code.  Without
 # them the tools build with a stub that says so (and make says it too).
+# lockrun and lockstat exec a helper of their own for --etcd (etcdexec.c),
+# lockrun-etcd and lockstat-etcd, the same mains linked with the client:
+# only a run that talks to etcd loads libcurl and its shared objects.
+# LIBEXECDIR is compiled into lockrun and lockstat: build and install
+# with the same one (as make deb and make install with one PREFIX do).
+LIBEXECDIR ?= $(PREFIX)/libexec
 ifeq ($(ETCD_MISSING),1)
 LOCKRUN_ETCD_OBJS := $(B)/cmd/etcdstub.o
 LOCKSTAT_ETCD_OBJS := $(B)/cmd/etcdstub.o
+ETCD_HELPERS :=
 else
-LOCKRUN_ETCD_OBJS := $(B)/cmd/etcdlock.o $(B)/cmd/etcd.o
-LOCKSTAT_ETCD_OBJS := $(B)/cmd/etcdstat.o $(B)/cmd/etcd.o
-ETCD_TOOL_LIBS := $(ETCD_LIBS)
+LOCKRUN_ETCD_OBJS := $(B)/cmd/etcdexec.o
+LOCKSTAT_ETCD_OBJS := $(B)/cmd/etcdexec.o
+ETCD_HELPERS := $(B)/lockrun-etcd $(B)/lockstat-etcd
 endif
+tools: $(ETCD_HELPERS)
 $(B)/lockrun: $(LOCKRUN_ETCD_OBJS)
 $(B)/lockstat: $(LOCKSTAT_ETCD_OBJS)
-$(B)/lockrun $(B)/lockstat: ETCD_LINK = $(ETCD_TOOL_LIBS)
 $(B)/cmd/etcd.o $(B)/cmd/etcdlock.o $(B)/cmd/etcdstat.o: CPPFLAGS += $(ETCD_CFLAGS)
+$(B)/cmd/etcdexec.o: CPPFLAGS += -DPIDLOCK_LIBEXECDIR='"$(LIBEXECDIR)/pidlock"'
+$(B)/lockrun-etcd: $(B)/cmd/lockrun.o $(B)/cmd/job.o $(B)/cmd/format.o \
+		$(B)/cmd/etcdlock.o $(B)/cmd/etcd.o $(CMD_COMMON) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) $(ETCD_LIBS)
+$(B)/lockstat-etcd: $(B)/cmd/lockstat.o $(B)/cmd/output.o $(B)/cmd/format.o \
+		$(B)/cmd/fdpath.o $(B)/cmd/etcdstat.o $(B)/cmd/etcd.o $(CMD_COMMON) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) $(SCOLS_LIBS) $(ETCD_LIBS)
 
 # lockclean's removal policy lives in a file of its own: test-catalogue
 # judges the hostile catalogue with it.

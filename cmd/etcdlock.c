@@ -31,8 +31,6 @@
 #include "format.h"
 #include "job.h"
 
-const bool etcd_built = true;
-
 /* How long release and bookkeeping calls may take. */
 #define CALL_MS 3000
 

@@ -25,13 +25,13 @@ struct etcd_run {
 	const char *command_name;
 	int64_t max_time_ms, kill_after_ms; /* kill_after_ms 0: default */
 	int signal;
+	char **argv_all;        /* lockrun's own argv (for etcdexec.c) */
 };
 
-/* Whether this build has the etcd client (libcurl and json-c). */
-extern const bool etcd_built;
-
 /* Checks the options (exits EX_USAGE), takes the lock, runs and
- * supervises the command, releases.  Returns lockrun's exit status
+ * supervises the command, releases (etcdlock.c, in lockrun-etcd); in
+ * lockrun, execs lockrun-etcd (etcdexec.c) or says it was not built
+ * (etcdstub.c).  Returns lockrun's exit status
  * (or dies by the signal that killed the command, as lockrun does). */
 int etcd_lockrun(const struct etcd_run *r);
 

@@ -17,6 +17,7 @@ struct etcd_stat {
 	const char *status;      /* --status NAME, or NULL */
 	char **names;            /* NAMEs to show; none: every lock */
 	int nnames;
+	char **argv_all;         /* lockstat's own argv (for etcdexec.c) */
 };
 
 /* Returns lockstat's exit status (lockstat(1), EXIT STATUS). */

@@ -9,8 +9,6 @@
 #include "etcdlock.h"
 #include "etcdstat.h"
 
-const bool etcd_built = false;
-
 static void __attribute__((noreturn)) not_built(void)
 {
 	errx(EX_SOFTWARE, "--etcd: this build has no etcd client "

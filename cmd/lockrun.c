@@ -699,13 +699,13 @@ static void unlock_file(const struct opts *o)
 	close(fd);
 }
 
-static int run_on_etcd(const struct opts *o)
+static int run_on_etcd(const struct opts *o, char **argv)
 {
 	const struct etcd_run r = {
 		o->etcd, o->name, o->message, o->timeout_ms, o->ttl_ms,
 		o->conflict_code, o->quiet, o->verbose, o->foreground, o->argv,
 		command_name(o), o->max_time_ms, o->kill_after_ms,
-		o->max_time_signal,
+		o->max_time_signal, argv,
 	};
 
 	return etcd_lockrun(&r);
@@ -735,7 +735,7 @@ int main(int argc, char **argv)
 		    "failed to execute %s", esc(o.argv[0]));
 	}
 	if (o.etcd)
-		return run_on_etcd(&o);
+		return run_on_etcd(&o, argv);
 	if (o.user)
 		resolve_user(o.user, &u);
 	the_lock = new_lock(&o);

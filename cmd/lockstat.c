@@ -697,7 +697,7 @@ static int watch(const struct opts *o, int argc, char **argv)
 static int etcd_mode(const struct opts *o, int argc, char **argv)
 {
 	const struct etcd_stat s = { o->etcd, &o->out, o->quiet, o->status,
-				     argv + optind, argc - optind };
+				     argv + optind, argc - optind, argv };
 
 	if (o->columns_set || o->all || o->pid || o->watch_ms || o->bytes)
 		errx(EX_USAGE, "--etcd takes none of -o, --output-all, -a, --pid, "

@@ -26,10 +26,10 @@ $(BENCH_BIN): $(BENCH_SRCS) tests/bench/bench.h $(LIB_A)
 BENCH_LOCKRUNS := $(B)/bench/lockrun-dynamic $(if $(BSD_STATIC_LIBS),$(B)/bench/lockrun-static)
 $(B)/bench/lockrun-dynamic: $(LOCKRUN_OBJS) $(CMD_COMMON) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(BSD_LIBS) $(ETCD_TOOL_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(BSD_LIBS)
 $(B)/bench/lockrun-static: $(LOCKRUN_OBJS) $(CMD_COMMON) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(STATIC_BSD_LIBS) $(ETCD_TOOL_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(STATIC_BSD_LIBS)
 
 bench-build: tools $(BENCH_BIN) $(BENCH_LOCKRUNS)
 
