@@ -190,13 +190,13 @@ endif
 tools: $(ETCD_HELPERS)
 $(B)/lockrun: $(LOCKRUN_ETCD_OBJS)
 $(B)/lockstat: $(LOCKSTAT_ETCD_OBJS)
-$(B)/cmd/etcd.o $(B)/cmd/etcdlock.o $(B)/cmd/etcdstat.o: CPPFLAGS += $(ETCD_CFLAGS)
+$(B)/cmd/etcd.o $(B)/cmd/etcdconf.o $(B)/cmd/etcdlock.o $(B)/cmd/etcdstat.o: CPPFLAGS += $(ETCD_CFLAGS)
 $(B)/cmd/etcdexec.o: CPPFLAGS += -DPIDLOCK_LIBEXECDIR='"$(LIBEXECDIR)/pidlock"'
 $(B)/lockrun-etcd: $(B)/cmd/lockrun.o $(B)/cmd/job.o $(B)/cmd/format.o \
-		$(B)/cmd/etcdlock.o $(B)/cmd/etcd.o $(CMD_COMMON) $(LIB_A)
+		$(B)/cmd/etcdlock.o $(B)/cmd/etcd.o $(B)/cmd/etcdconf.o $(CMD_COMMON) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) $(ETCD_LIBS)
 $(B)/lockstat-etcd: $(B)/cmd/lockstat.o $(B)/cmd/output.o $(B)/cmd/format.o \
-		$(B)/cmd/fdpath.o $(B)/cmd/etcdstat.o $(B)/cmd/etcd.o $(CMD_COMMON) $(LIB_A)
+		$(B)/cmd/fdpath.o $(B)/cmd/etcdstat.o $(B)/cmd/etcd.o $(B)/cmd/etcdconf.o $(CMD_COMMON) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) $(SCOLS_LIBS) $(ETCD_LIBS)
 
 # lockclean's removal policy lives in a file of its own: test-catalogue
