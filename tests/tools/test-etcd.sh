@@ -84,6 +84,25 @@ t_handoff_sigkill() {
 	[ "$gap" -lt 4000 ] || fail "handoff after SIGKILL took $gap ms"
 }
 
+# SIGTERM to a waiting lockrun: it revokes its lease (its queued key goes
+# at once, not after the TTL of 30 s) and dies by the signal.
+t_term_while_waiting() {
+	lockrun --etcd "$E" -N termw sh -c 'echo x >held; exec sleep 30' &
+	track $!
+	wait_until test -s held || return
+	lockrun --etcd "$E" --ttl 30 -N termw -w 60 touch ran 2>err &
+	b=$!
+	track $b
+	wait_until keys_are termw/ 2 || return
+	kill -TERM $b
+	wait_until keys_are termw/ 1 || return
+	wait_until sh -c "! kill -0 $b 2>/dev/null" || return
+	wait $b
+	st=$?
+	[ $st = 143 ] || fail "waiter exited $st, expected death by SIGTERM (143): $(cat err)"
+	expect_no_file ran
+}
+
 # lockrun --etcd and etcdctl lock exclude each other (the same mutex).
 t_etcdctl_excludes() {
 	etcdctl --endpoints "$E" lock --ttl 2 ectl -- sh -c 'echo held >held; exec sleep 30' >/dev/null &
@@ -224,5 +243,5 @@ CS
 }
 
 run_tests t_conflict_names_holder t_release_revokes t_handoff_clean \
-	t_handoff_sigkill t_etcdctl_excludes t_lockstat t_lease_loss \
+	t_handoff_sigkill t_term_while_waiting t_etcdctl_excludes t_lockstat t_lease_loss \
 	t_lease_revoked t_chaos
