@@ -199,10 +199,12 @@ t_chaos() {
 echo "$LOCKRUN_FENCING_TOKEN $LOCKRUN_ETCD_LEASE $(date +%s%3N)" >"tok.$$"
 # A mark whose process is gone was left by a holder that was killed (or
 # stopped on a lost lease) before it could clear it: only a live one is
-# a second holder.
+# a second holder.  A zombie runs nothing (its lockrun was SIGKILLed and
+# the orphan waits for PID 1 to reap it): gone too.
+running() { s=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) && [ "$s" != Z ]; }
 while ! ln -s "$$" cs 2>/dev/null; do
 	other=$(readlink cs) || continue
-	if kill -0 "$other" 2>/dev/null; then echo "$$ ($(cat tok.$$)) found $other ($(cat tok.$other)) at $(date +%s%3N)" >>violations; break; fi
+	if running "$other"; then echo "$$ ($(cat tok.$$)) found $other ($(cat tok.$other)) at $(date +%s%3N)" >>violations; break; fi
 	rm -f cs
 done
 echo "$LOCKRUN_FENCING_TOKEN $(hostname)" >>log
@@ -227,7 +229,7 @@ CS
 		kill -9 "$lr" && kills=$((kills + 1))
 		# its command dies with it: the mark is left; clear it only once
 		# that process is gone (the lease still keeps the others out)
-		wait_until sh -c "! kill -0 $holder 2>/dev/null" || return
+		wait_until sh -c "s=\$(cut -d' ' -f3 /proc/$holder/stat 2>/dev/null) && [ \"\$s\" = Z ] || [ -z \"\$s\" ]" || return
 		[ "$(readlink cs 2>/dev/null)" = "$holder" ] && rm -f cs
 	done
 	kill_tracked
