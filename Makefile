@@ -83,6 +83,10 @@ MANS     := $(MAN_SRCS:man/%.scd=$(B)/man/%)
 .PHONY: all lib tools man check check-suites check-unit check-tools check-symbols check-licence check-example demo install uninstall \
         clean distclean help
 all: lib tools man
+ifeq ($(ETCD_MISSING),1)
+	@echo "pidlock: built WITHOUT the etcd client (lockrun --etcd, lockstat --etcd):"
+	@echo "  libcurl or json-c is missing (Debian: libcurl4-openssl-dev libjson-c-dev)"
+endif
 
 # The "#   make ..." block at the top of the Makefile and of each fragment
 # (up to its first blank comment line).
@@ -101,7 +105,11 @@ $(B)/config.mk: build-aux/deps
 	   echo "SCOLS_CFLAGS := $$($(PKG_CONFIG) --cflags smartcols)"; \
 	   echo "SCOLS_LIBS := $$($(PKG_CONFIG) --libs smartcols)"; \
 	   echo "CMOCKA_CFLAGS := $$($(PKG_CONFIG) --cflags cmocka)"; \
-	   echo "CMOCKA_LIBS := $$($(PKG_CONFIG) --libs cmocka)"; } > $@
+	   echo "CMOCKA_LIBS := $$($(PKG_CONFIG) --libs cmocka)"; \
+	   if $(PKG_CONFIG) --exists libcurl json-c; then \
+	   echo "ETCD_CFLAGS := $$($(PKG_CONFIG) --cflags libcurl json-c)"; \
+	   echo "ETCD_LIBS := $$($(PKG_CONFIG) --libs libcurl json-c) -lresolv -lpthread"; \
+	   else echo "ETCD_MISSING := 1"; fi; } > $@
 
 # --- library ---------------------------------------------------------------
 lib: $(LIB_A) $(B)/$(LIB_SONAME) $(B)/pidlock.pc
@@ -162,9 +170,40 @@ $(B)/lockstat $(B)/lockclean: OUTPUT_LIBS = $(SCOLS_LIBS)
 # path in /proc/PID/fd (fdpath.c).
 LOCKRUN_START_STOP = $(B)/cmd/stop.o $(B)/cmd/detach.o $(B)/cmd/respawn.o \
 		     $(B)/cmd/autoname.o $(B)/cmd/startstop.o
-LOCKRUN_OBJS = $(B)/cmd/lockrun.o $(B)/cmd/job.o $(B)/cmd/format.o $(LOCKRUN_START_STOP)
+LOCKRUN_OBJS = $(B)/cmd/lockrun.o $(B)/cmd/job.o $(B)/cmd/format.o \
+	       $(LOCKRUN_START_STOP) $(LOCKRUN_ETCD_OBJS)
 $(B)/lockrun: $(B)/cmd/job.o $(B)/cmd/format.o $(LOCKRUN_START_STOP)
 $(B)/lockstat: $(B)/cmd/format.o $(B)/cmd/fdpath.o
+
+# The etcd client (lockrun --etcd, lockstat --etcd) is the tools' own, on
+# libcurl and json-c: libpidlock stays free of network code.  Without
+# them the tools build with a stub that says so (and make says it too).
+# lockrun and lockstat exec a helper of their own for --etcd (etcdexec.c),
+# lockrun-etcd and lockstat-etcd, the same mains linked with the client:
+# only a run that talks to etcd loads libcurl and its shared objects.
+# LIBEXECDIR is compiled into lockrun and lockstat: build and install
+# with the same one (as make deb and make install with one PREFIX do).
+LIBEXECDIR ?= $(PREFIX)/libexec
+ifeq ($(ETCD_MISSING),1)
+LOCKRUN_ETCD_OBJS := $(B)/cmd/etcdstub.o
+LOCKSTAT_ETCD_OBJS := $(B)/cmd/etcdstub.o
+ETCD_HELPERS :=
+else
+LOCKRUN_ETCD_OBJS := $(B)/cmd/etcdexec.o
+LOCKSTAT_ETCD_OBJS := $(B)/cmd/etcdexec.o
+ETCD_HELPERS := $(B)/lockrun-etcd $(B)/lockstat-etcd
+endif
+tools: $(ETCD_HELPERS)
+$(B)/lockrun: $(LOCKRUN_ETCD_OBJS)
+$(B)/lockstat: $(LOCKSTAT_ETCD_OBJS)
+$(B)/cmd/etcd.o $(B)/cmd/etcdconf.o $(B)/cmd/etcdlock.o $(B)/cmd/etcdstat.o: CPPFLAGS += $(ETCD_CFLAGS)
+$(B)/cmd/etcdexec.o: CPPFLAGS += -DPIDLOCK_LIBEXECDIR='"$(LIBEXECDIR)/pidlock"'
+$(B)/lockrun-etcd: $(B)/cmd/lockrun.o $(B)/cmd/job.o $(B)/cmd/format.o \
+		$(LOCKRUN_START_STOP) $(B)/cmd/etcdlock.o $(B)/cmd/etcd.o $(B)/cmd/etcdconf.o $(CMD_COMMON) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) $(ETCD_LIBS)
+$(B)/lockstat-etcd: $(B)/cmd/lockstat.o $(B)/cmd/output.o $(B)/cmd/format.o \
+		$(B)/cmd/fdpath.o $(B)/cmd/etcdstat.o $(B)/cmd/etcd.o $(B)/cmd/etcdconf.o $(CMD_COMMON) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) $(SCOLS_LIBS) $(ETCD_LIBS)
 
 # lockclean's removal policy lives in a file of its own: test-catalogue
 # judges the hostile catalogue with it.

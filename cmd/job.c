@@ -240,8 +240,8 @@ struct job {
 	const struct job_opts *o;
 	pid_t child;
 	bool own_group;
-	int64_t term_at, kill_at, give_up_at; /* 0: not armed */
-	bool timed_out, stopping, child_done;
+	int64_t term_at, kill_at, give_up_at, lost_at; /* 0: not armed */
+	bool timed_out, stopping, child_done, lost;
 	int child_status;
 	int stopped_by;
 	sigset_t received;
@@ -292,6 +292,28 @@ static void on_deadline(struct job *j)
 	} else if (j->give_up_at && now >= j->give_up_at) {
 		j->give_up_at = -1; /* stop waiting for the rest */
 	}
+}
+
+/* The lock's own deadline (lock_deadline in job.h): stop the job before
+ * anyone else can hold the lock. */
+static void check_lock(struct job *j)
+{
+	const struct job_opts *o = j->o;
+	int64_t at;
+
+	if (!o->lock_deadline || j->lost)
+		return;
+	at = o->lock_deadline(o->lock_arg);
+	j->lost_at = at == INT64_MAX ? 0 : at;
+	if (at == INT64_MAX || now_ms() < at)
+		return;
+	j->lost = true;
+	j->lost_at = 0;
+	j->term_at = 0;
+	j->kill_at = later(o->lost_kill_after_ms);
+	warnx("%s: the lock was lost; sent signal %d to PID %d and the rest "
+	      "of its job", esc(o->command), o->max_time_signal, (int)j->child);
+	stop_job(j, o->max_time_signal, 0);
 }
 
 /*
@@ -372,7 +394,8 @@ static bool supervision_over(struct job *j, bool children_left)
 static struct timespec *wait_left(const struct job *j, struct timespec *ts)
 {
 	int64_t next = 0, left;
-	const int64_t at[] = { j->term_at, j->kill_at, j->give_up_at };
+	const int64_t at[] = { j->term_at, j->kill_at, j->give_up_at,
+			       j->lost_at };
 
 	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++)
 		if (at[i] > 0 && (!next || at[i] < next))
@@ -414,6 +437,8 @@ static struct job_end job_result(const struct job *j)
 	}
 	if (j->timed_out && !end.die_by)
 		end.status = left[0] ? EX_TIMEOUT_LEFT : EX_TIMEOUT;
+	if (j->lost && !end.die_by)
+		end.status = EX_LOCK_LOST;
 	return end;
 }
 
@@ -430,6 +455,7 @@ struct job_end job_supervise(const struct job_opts *o, pid_t child,
 	if (o->max_time_ms)
 		j.term_at = later(o->max_time_ms);
 	while (!supervision_over(&j, reap_children(&j))) {
+		check_lock(&j);
 		int sig = sigtimedwait(&set, &info, wait_left(&j, &ts));
 		if (sig < 0)
 			on_deadline(&j);

@@ -17,12 +17,25 @@
 #define EX_TIMEOUT 124
 /* --max-time stopped the job, but some of it outlived the stop. */
 #define EX_TIMEOUT_LEFT 125
+/* The lock was lost while the command ran (lockrun --etcd: the lease);
+ * the job was stopped. */
+#define EX_LOCK_LOST 120
 
 struct job_opts {
 	int64_t max_time_ms, kill_after_ms; /* 0: none */
 	int max_time_signal;
 	bool quiet;
 	const char *command;                 /* argv[0], for messages */
+	/*
+	 * A lock that can be lost while the job runs (an etcd lease): when
+	 * not NULL, called at every wake-up; returns the CLOCK_MONOTONIC
+	 * time in ms by which the job must be stopped (INT64_MAX: none
+	 * yet).  Once passed, the job gets max_time_signal, then SIGKILL
+	 * lost_kill_after_ms later, and lockrun exits EX_LOCK_LOST.
+	 */
+	int64_t (*lock_deadline)(void *arg);
+	void *lock_arg;
+	int64_t lost_kill_after_ms;
 };
 
 struct job_end {

@@ -31,6 +31,7 @@
 
 #include "autoname.h"
 #include "common.h"
+#include "etcdlock.h"
 #include "format.h"
 #include "job.h"
 #include "startstop.h"
@@ -52,6 +53,8 @@ struct opts {
 	int64_t max_time_ms, kill_after_ms;
 	int max_time_signal;
 	struct start_stop ss; /* --stop, --replace, -b, ... (startstop.h) */
+	const char *etcd;     /* --etcd: the lock is on etcd (etcdlock.c) */
+	int64_t ttl_ms;
 };
 
 static void usage(void)
@@ -60,6 +63,7 @@ static void usage(void)
 	       " %1$s [options] FILE|DIR COMMAND [ARG...]\n"
 	       " %1$s [options] FILE|DIR -c COMMAND-STRING\n"
 	       " %1$s [options] -N NAME COMMAND [ARG...]\n"
+	       " %1$s [options] --etcd URL[,URL...] -N NAME COMMAND [ARG...]\n"
 	       " %1$s [options] FD\n"
 	       " %1$s [options] --fd FD COMMAND [ARG...] | -c COMMAND-STRING\n"
 	       " %1$s --stop [--retry SCHEDULE] [--oknodo] FILE | -N NAME | --auto COMMAND...\n"
@@ -92,6 +96,9 @@ static void usage(void)
 	       " -S, --signal SIG           signal for --max-time (default TERM)\n"
 	       " -U, --user USER[:GROUP]    run the command as USER (root only)\n"
 	       "     --foreground           leave the command in lockrun's process group\n"
+	       "\nAcross hosts (etcd):\n"
+	       "     --etcd URL[,URL...]    hold NAME on etcd (also LOCKRUN_ETCD_ENDPOINTS)\n"
+	       "     --ttl DUR              etcd lease time to live (default 10s)\n"
 	       , getprogname());
 	start_stop_usage();
 	printf(" -h, --help                 display this help\n"
@@ -100,7 +107,7 @@ static void usage(void)
 }
 
 enum { OPT_VERBOSE = 256, OPT_FCNTL, OPT_START, OPT_LENGTH, OPT_FD,
-       OPT_FOREGROUND, OPT_REMOVE };
+       OPT_FOREGROUND, OPT_REMOVE, OPT_ETCD, OPT_TTL };
 
 static const struct option long_options[] = {
 	{ "shared", no_argument, NULL, 's' },
@@ -130,6 +137,8 @@ static const struct option long_options[] = {
 	{ "user", required_argument, NULL, 'U' },
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 	START_STOP_LONG_OPTIONS,
+	{ "etcd", required_argument, NULL, OPT_ETCD },
+	{ "ttl", required_argument, NULL, OPT_TTL },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -198,6 +207,8 @@ static void parse_option(struct opts *o, int c)
 	case 'S': o->max_time_signal = signal_or_die(optarg); break;
 	case 'U': o->user = optarg; break;
 	case OPT_FOREGROUND: o->foreground = true; break;
+	case OPT_ETCD: o->etcd = optarg; break;
+	case OPT_TTL: o->ttl_ms = duration_or_die(optarg, "time to live"); break;
 	case 'h': usage(); exit(EX_OK);
 	case 'V': print_version(); exit(EX_OK);
 	default:
@@ -270,6 +281,25 @@ static void check_start_stop(struct opts *o)
 	start_stop_check(&o->ss, &c);
 }
 
+/* --etcd: the options that concern a lock file do not apply. */
+static void check_etcd_options(struct opts *o)
+{
+	if (!o->etcd)
+		errx(EX_USAGE, "--ttl needs --etcd");
+	if (!o->name)
+		errx(EX_USAGE, "--etcd needs -N NAME");
+	if ((o->flags & (PIDLOCK_SHARED | PIDLOCK_OFD)) || o->unlock ||
+	    o->close_fd || o->no_fork || o->range || o->fd >= 0 || o->user ||
+	    o->remove || o->flock_name)
+		errx(EX_USAGE, "--etcd takes none of -s, -u, -o, -F, --fcntl, "
+		     "--start, --length, --fd, --user, --remove");
+	if (o->ss.stop || o->ss.replace || o->ss.respawn || o->ss.background)
+		errx(EX_USAGE, "--etcd takes none of --stop, --replace, "
+		     "--respawn, --background");
+	if (!o->ttl_ms)
+		o->ttl_ms = ETCD_TTL_DEFAULT_MS;
+}
+
 static void check_options(struct opts *o)
 {
 	/* As flock(1): -n fails at once, even with -w. */
@@ -293,7 +323,9 @@ static void check_options(struct opts *o)
 		o->flags &= ~PIDLOCK_KEEP;
 	if (o->user && geteuid() != 0)
 		errx(EX_NOPERM, "--user needs root (it drops privileges)");
-	if (o->kill_after_ms && !o->max_time_ms)
+	if (o->etcd || o->ttl_ms)
+		check_etcd_options(o);
+	if (o->kill_after_ms && !o->max_time_ms && !o->etcd)
 		errx(EX_USAGE, "--kill-after needs --max-time");
 	if ((o->max_time_ms || o->user) && !o->argv)
 		errx(EX_USAGE, "--max-time and --user need a command");
@@ -694,7 +726,8 @@ static struct job_end fork_and_supervise(const struct opts *o,
 					 const sigset_t *old)
 {
 	const struct job_opts jo = { o->max_time_ms, o->kill_after_ms,
-				     o->max_time_signal, o->quiet, o->argv[0] };
+				     o->max_time_signal, o->quiet, o->argv[0],
+				     NULL, NULL, 0 };
 	bool own_group = job_own_group(o->foreground);
 	struct job_end end;
 	pid_t child;
@@ -820,6 +853,18 @@ static void unlock_file(const struct opts *o)
 	close(fd);
 }
 
+static int run_on_etcd(const struct opts *o, char **argv)
+{
+	const struct etcd_run r = {
+		o->etcd, o->name, o->message, o->timeout_ms, o->ttl_ms,
+		o->conflict_code, o->quiet, o->verbose, o->foreground, o->argv,
+		command_name(o), o->max_time_ms, o->kill_after_ms,
+		o->max_time_signal, argv,
+	};
+
+	return etcd_lockrun(&r);
+}
+
 /*
  * The lock lives until exit: every early exit (conflict, failure) must
  * leave it exactly as it is, so it is never freed on those paths, only
@@ -843,6 +888,8 @@ int main(int argc, char **argv)
 		err(errno == ENOMEM ? EX_OSERR : EX_UNAVAILABLE,
 		    "failed to execute %s", esc(o.argv[0]));
 	}
+	if (o.etcd)
+		return run_on_etcd(&o, argv);
 	if (o.user)
 		resolve_user(o.user, &u);
 	if (o.ss.background)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "etcdstat.h"
 #include "fdpath.h"
 #include "format.h"
 #include "output.h"
@@ -84,6 +85,8 @@ struct opts {
 	enum time_format time_format;
 	const char *status, *pid;
 	int64_t watch_ms;
+	const char *etcd;  /* --etcd: list the locks on etcd (etcdstat.c) */
+	bool columns_set;
 };
 
 struct table {
@@ -98,6 +101,7 @@ static void usage(void)
 	       " %1$s [options] [FILE|DIR|NAME...]\n"
 	       " %1$s --status FILE|NAME\n"
 	       " %1$s --pid FILE|NAME\n"
+	       " %1$s --etcd URL[,URL...] [options] [NAME...]\n"
 	       "\nShow who holds which lock file or pidfile, and whether it is stale.\n"
 	       "Without arguments, the lock directory is listed.\n"
 	       "\nOptions:\n"
@@ -116,6 +120,7 @@ static void usage(void)
 	       "     --status FILE|NAME LSB status: 0 running, 1 dead with pidfile,\n"
 	       "                        3 not running, 4 unknown\n"
 	       "     --pid FILE|NAME    print the PID of the live holder only\n"
+	       "     --etcd URL[,URL...] the locks on etcd (lockrun --etcd, etcdctl lock)\n"
 	       " -h, --help             display this help\n"
 	       " -V, --version          display version\n", getprogname());
 	out_help_columns(columns, C_COUNT);
@@ -125,7 +130,7 @@ static void usage(void)
 	       "\nSee lockstat(1).\n");
 }
 
-enum { OPT_OUTPUT_ALL = 256, OPT_STATUS, OPT_PID, OPT_TIME_FORMAT };
+enum { OPT_OUTPUT_ALL = 256, OPT_STATUS, OPT_PID, OPT_TIME_FORMAT, OPT_ETCD };
 
 static const struct option long_options[] = {
 	{ "output", required_argument, NULL, 'o' },
@@ -142,6 +147,7 @@ static const struct option long_options[] = {
 	{ "watch", optional_argument, NULL, 'w' },
 	{ "status", required_argument, NULL, OPT_STATUS },
 	{ "pid", required_argument, NULL, OPT_PID },
+	{ "etcd", required_argument, NULL, OPT_ETCD },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -170,8 +176,10 @@ static void parse_args(struct opts *o, int argc, char **argv)
 		switch (c) {
 		case 'o':
 			out_parse_columns(optarg, columns, C_COUNT, o->cols, &o->ncols);
+			o->columns_set = true;
 			break;
 		case OPT_OUTPUT_ALL:
+			o->columns_set = true;
 			for (o->ncols = 0; o->ncols < C_COUNT; o->ncols++)
 				o->cols[o->ncols] = (int)o->ncols;
 			break;
@@ -198,6 +206,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case OPT_STATUS: o->status = optarg; break;
 		case OPT_PID: o->pid = optarg; break;
+		case OPT_ETCD: o->etcd = optarg; break;
 		case 'h': usage(); exit(EX_OK);
 		case 'V': print_version(); exit(EX_OK);
 		default: try_help();
@@ -703,6 +712,18 @@ static int watch(const struct opts *o, int argc, char **argv)
 	return 0;
 }
 
+/* --etcd: every column, and the modes that make sense there. */
+static int etcd_mode(const struct opts *o, int argc, char **argv)
+{
+	const struct etcd_stat s = { o->etcd, &o->out, o->quiet, o->status,
+				     argv + optind, argc - optind, argv };
+
+	if (o->columns_set || o->all || o->pid || o->watch_ms || o->bytes)
+		errx(EX_USAGE, "--etcd takes none of -o, --output-all, -a, --pid, "
+		     "-w, -b");
+	return etcd_lockstat(&s);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -710,6 +731,8 @@ int main(int argc, char **argv)
 	setprogname(argv[0]);
 	use_ctype_locale();
 	parse_args(&o, argc, argv);
+	if (o.etcd)
+		return etcd_mode(&o, argc, argv);
 	if (o.status)
 		return status_mode(&o);
 	if (o.pid)

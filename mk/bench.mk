@@ -3,9 +3,10 @@
 #
 #   make bench           install the peers (build-aux/deps bench), build, and
 #                        print seven tables with ratios (the seventh: the
-#                        Python package against filelock and fasteners);
-#                        raw numbers go to bench/results.json, the tables
-#                        to bench/results.md
+#                        Python package against filelock and fasteners)
+#                        and an eighth: lockrun --etcd vs etcdctl lock
+#                        (etcd_bench.py); raw numbers go to
+#                        bench/results.json, the tables to bench/results.md
 #   make bench QUICK=1   the same tables at tiny sizes, under a minute (CI)
 #   BENCH_DIR=DIR        where the lock files go (default: a private
 #                        directory in /dev/shm, a tmpfs, else /tmp)
@@ -42,3 +43,5 @@ bench:
 	@mkdir -p bench
 	$(BENCH_PY) tests/bench/bench.py --build $(B) $(if $(QUICK),--quick) \
 	    --json bench/results.json --markdown bench/results.md
+	$(BENCH_PY) tests/bench/etcd_bench.py --build $(B) $(if $(QUICK),--quick) \
+	    --markdown bench/results.md

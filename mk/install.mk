@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Included by the top-level Makefile: install and uninstall.
 #
-#   make install    DESTDIR PREFIX BINDIR LIBDIR INCLUDEDIR MANDIR PKGCONFIGDIR
+#   make install    DESTDIR PREFIX BINDIR LIBEXECDIR LIBDIR INCLUDEDIR MANDIR PKGCONFIGDIR
 #                   SYSTEMDUNITDIR TMPFILESDIR BASHCOMPDIR ZSHCOMPDIR DOCDIR
 #                   MANCOMPRESS=gzip (default: uncompressed pages)
 #   make uninstall  the same variables: removes exactly the files install
@@ -61,6 +61,8 @@ install-lib: lib
 install-tools: tools
 	$(INSTALL) -d $(DESTDIR)$(BINDIR)
 	$(INSTALL) -m 755 $(TOOL_BINS) $(DESTDIR)$(BINDIR)/
+	$(if $(ETCD_HELPERS),$(INSTALL) -d $(DESTDIR)$(LIBEXECDIR)/pidlock)
+	$(if $(ETCD_HELPERS),$(INSTALL) -m 755 $(ETCD_HELPERS) $(DESTDIR)$(LIBEXECDIR)/pidlock/)
 
 install-man: man
 	for m in $(MANS); do s=$${m##*.}; d=$(DESTDIR)$(MANDIR)/man$$s; \
@@ -93,6 +95,7 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libpidlock.so \
 	    $(DESTDIR)$(INCLUDEDIR)/pidlock.h $(DESTDIR)$(PKGCONFIGDIR)/pidlock.pc \
 	    $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) \
+	    $(DESTDIR)$(LIBEXECDIR)/pidlock/lockrun-etcd $(DESTDIR)$(LIBEXECDIR)/pidlock/lockstat-etcd \
 	    $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(SYSTEM_UNITS))) \
 	    $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLES))) \
 	    $(DESTDIR)$(TMPFILESDIR)/pidlock.conf \

@@ -142,8 +142,8 @@ _pidlock_takes_arg()
 {
 	local short long
 	case $2 in
-	lockrun) short=wEcNmTKSU long="--wait --timeout --conflict-exit-code --command --start --length --fd --name --message --max-time --kill-after --signal --user --retry --respawn-delay --respawn-limit --output --chdir --umask" ;;
-	lockstat) short=o long="--output --time-format --status --pid" ;;
+	lockrun) short=wEcNmTKSU long="--wait --timeout --conflict-exit-code --command --start --length --fd --name --message --max-time --kill-after --signal --user --retry --respawn-delay --respawn-limit --output --chdir --umask --etcd --ttl" ;;
+	lockstat) short=o long="--output --time-format --status --pid --etcd" ;;
 	lockclean) short="" long="--older-than --corrupt-older-than --host-dead" ;;
 	esac
 	case $1 in
@@ -228,7 +228,7 @@ _lockrun()
 				--verbose -N --name -m --message -q --quiet -k --keep --remove -T --max-time \
 				-K --kill-after -S --signal -U --user --foreground --stop --retry --oknodo \
 				--replace --respawn --respawn-delay --respawn-limit --until-success \
-				--until-failure -b --background --output --chdir --umask --auto \
+				--until-failure -b --background --output --chdir --umask --auto --etcd --ttl \
 				-h --help -V --version)"
 			return
 		fi
@@ -286,7 +286,7 @@ _lockstat()
 		_pidlock_add "$(printf '%s\n' -o --output --output-all -n --noheadings -r --raw \
 			-P --pairs -u --notruncate -J --json -b --bytes --time-format \
 			-q --quiet -a --all -w --watch --watch= \
-			--status --pid -h --help -V --version)"
+			--status --pid --etcd -h --help -V --version)"
 		[[ ${COMPREPLY[*]} == --watch= ]] && compopt -o nospace 2>/dev/null
 		return
 	fi

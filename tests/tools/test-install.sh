@@ -12,7 +12,7 @@ VERSION=$(sed -n 's/^#define PIDLOCK_VERSION_STRING "\(.*\)"/\1/p' "$TOP/lib/pid
 MANPAGES=$(cd "$TOP/man" && ls *.scd | sed 's/\.scd$//')
 # the system units; the example unit is documentation (DOCDIR/examples)
 UNITS=$(cd "$TOP/contrib/systemd" && ls *.service *.timer | grep -v '^example-')
-EXAMPLES="example-singleton.service example-singleton"
+EXAMPLES="example-fleet-job.service example-fleet-job.timer example-singleton.service example-singleton"
 
 # mk ARGS...: make in the source tree with this build directory.  The
 # caller's make flags (a jobserver, -k, ...) are not ours.
@@ -31,12 +31,13 @@ tree_list() {
 }
 
 # expected LAYOUT: the file list an install with the directories in
-# BIN LIB INC MAN PC UNIT TMPF BASHC ZSHC DOC (relative, no leading /) and
+# BIN LIBEX LIB INC MAN PC UNIT TMPF BASHC ZSHC DOC (relative, no leading /) and
 # man page suffix MS has.
 expected() {
 	local p u
 	{
 		for p in lockrun lockstat lockclean; do echo "$BINd/$p"; done
+		for p in lockrun-etcd lockstat-etcd; do echo "$LIBEXd/pidlock/$p"; done
 		for p in libpidlock.a libpidlock.so libpidlock.so.1 "libpidlock.so.$VERSION"; do echo "$LIBd/$p"; done
 		echo "$INCd/pidlock.h"
 		echo "$PCd/pidlock.pc"
@@ -53,7 +54,7 @@ expected() {
 t_install_default_tree() {
 	mk install DESTDIR="$T/stage" PREFIX=/usr >log 2>&1 || { fail "make install: $(cat log)"; return; }
 	# systemd's directories, under PREFIX (not bookworm's /lib)
-	BINd=usr/bin LIBd=usr/lib INCd=usr/include PCd=usr/lib/pkgconfig MANd=usr/share/man
+	BINd=usr/bin LIBEXd=usr/libexec LIBd=usr/lib INCd=usr/include PCd=usr/lib/pkgconfig MANd=usr/share/man
 	UNITd=usr/lib/systemd/system TMPFd=usr/lib/tmpfiles.d BASHCd=usr/share/bash-completion/completions
 	ZSHCd=usr/share/zsh/site-functions DOCd=usr/share/doc/pidlock MS=
 	diff -u <(expected) <(tree_list stage) >diff || fail "installed tree differs: $(cat diff)"
@@ -67,13 +68,13 @@ t_install_default_tree() {
 # Every directory variable honoured, pages gzipped reproducibly, links and
 # modes right, and uninstall leaves a foreign file in a shared directory.
 t_install_custom_dirs() {
-	local vars="PREFIX=/opt/pl BINDIR=/opt/b LIBDIR=/opt/l INCLUDEDIR=/opt/i MANDIR=/opt/m
+	local vars="PREFIX=/opt/pl BINDIR=/opt/b LIBEXECDIR=/opt/lx LIBDIR=/opt/l INCLUDEDIR=/opt/i MANDIR=/opt/m
 		PKGCONFIGDIR=/opt/pc SYSTEMDUNITDIR=/opt/u TMPFILESDIR=/opt/t BASHCOMPDIR=/opt/bc
 		ZSHCOMPDIR=/opt/zc DOCDIR=/opt/d MANCOMPRESS=gzip"
 	mkdir -p stage/opt/b
 	echo keep >stage/opt/b/other-tool
 	mk install DESTDIR="$T/stage" $vars >log 2>&1 || { fail "make install: $(cat log)"; return; }
-	BINd=opt/b LIBd=opt/l INCd=opt/i PCd=opt/pc MANd=opt/m UNITd=opt/u TMPFd=opt/t
+	BINd=opt/b LIBEXd=opt/lx LIBd=opt/l INCd=opt/i PCd=opt/pc MANd=opt/m UNITd=opt/u TMPFd=opt/t
 	BASHCd=opt/bc ZSHCd=opt/zc DOCd=opt/d MS=.gz
 	diff -u <( { expected; echo opt/b/other-tool; } | sort) <(tree_list stage) >diff ||
 		fail "installed tree differs: $(cat diff)"
@@ -108,7 +109,7 @@ t_install_custom_dirs() {
 	mk uninstall DESTDIR="$T/stage" $vars >log 2>&1 || { fail "make uninstall: $(cat log)"; return; }
 	[ "$(tree_list stage)" = opt/b/other-tool ] || fail "after uninstall: $(tree_list stage | tr '\n' ' ')"
 	[ -d stage/opt/l ] || fail "uninstall removed a directory"
-	mk uninstall DESTDIR="$T/stage2" PREFIX=/opt/pl BINDIR=/opt/b LIBDIR=/opt/l INCLUDEDIR=/opt/i \
+	mk uninstall DESTDIR="$T/stage2" PREFIX=/opt/pl BINDIR=/opt/b LIBEXECDIR=/opt/lx LIBDIR=/opt/l INCLUDEDIR=/opt/i \
 		MANDIR=/opt/m PKGCONFIGDIR=/opt/pc SYSTEMDUNITDIR=/opt/u TMPFILESDIR=/opt/t \
 		BASHCOMPDIR=/opt/bc ZSHCOMPDIR=/opt/zc DOCDIR=/opt/d >log 2>&1 || { fail "make uninstall: $(cat log)"; return; }
 	[ -z "$(tree_list stage2)" ] || fail "uninstall without MANCOMPRESS left: $(tree_list stage2 | tr '\n' ' ')"
