@@ -41,7 +41,10 @@ def how_ended(st):
 
 
 def default_signals():
-    for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGPIPE, signal.SIGTERM):
+    # SIGHUP too: under nohup (a CI run started with it) the tests of
+    # dying by SIGHUP would wait for a lockrun that ignores it.
+    for s in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGPIPE,
+              signal.SIGTERM):
         signal.signal(s, signal.SIG_DFL)
 
 
