@@ -168,11 +168,11 @@ $(B)/lockstat $(B)/lockclean: OUTPUT_LIBS = $(SCOLS_LIBS)
 # the same objects twice more).  lockrun and lockstat put holders, times
 # and ages into words (format.c); only lockstat finds a locked file's
 # path in /proc/PID/fd (fdpath.c).
-LOCKRUN_START_STOP = $(B)/cmd/stop.o $(B)/cmd/detach.o $(B)/cmd/respawn.o \
+LOCKRUN_PARTS = $(B)/cmd/runopts.o $(B)/cmd/stop.o $(B)/cmd/detach.o $(B)/cmd/respawn.o \
 		     $(B)/cmd/autoname.o $(B)/cmd/startstop.o
 LOCKRUN_OBJS = $(B)/cmd/lockrun.o $(B)/cmd/job.o $(B)/cmd/format.o \
-	       $(LOCKRUN_START_STOP) $(LOCKRUN_ETCD_OBJS)
-$(B)/lockrun: $(B)/cmd/job.o $(B)/cmd/format.o $(LOCKRUN_START_STOP)
+	       $(LOCKRUN_PARTS) $(LOCKRUN_ETCD_OBJS)
+$(B)/lockrun: $(B)/cmd/job.o $(B)/cmd/format.o $(LOCKRUN_PARTS)
 $(B)/lockstat: $(B)/cmd/format.o $(B)/cmd/fdpath.o
 
 # The etcd client (lockrun --etcd, lockstat --etcd) is the tools' own, on
@@ -199,7 +199,7 @@ $(B)/lockstat: $(LOCKSTAT_ETCD_OBJS)
 $(B)/cmd/etcd.o $(B)/cmd/etcdconf.o $(B)/cmd/etcdlock.o $(B)/cmd/etcdstat.o: CPPFLAGS += $(ETCD_CFLAGS)
 $(B)/cmd/etcdexec.o: CPPFLAGS += -DPIDLOCK_LIBEXECDIR='"$(LIBEXECDIR)/pidlock"'
 $(B)/lockrun-etcd: $(B)/cmd/lockrun.o $(B)/cmd/job.o $(B)/cmd/format.o \
-		$(LOCKRUN_START_STOP) $(B)/cmd/etcdlock.o $(B)/cmd/etcd.o $(B)/cmd/etcdconf.o $(CMD_COMMON) $(LIB_A)
+		$(LOCKRUN_PARTS) $(B)/cmd/etcdlock.o $(B)/cmd/etcd.o $(B)/cmd/etcdconf.o $(CMD_COMMON) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) $(ETCD_LIBS)
 $(B)/lockstat-etcd: $(B)/cmd/lockstat.o $(B)/cmd/output.o $(B)/cmd/format.o \
 		$(B)/cmd/fdpath.o $(B)/cmd/etcdstat.o $(B)/cmd/etcd.o $(B)/cmd/etcdconf.o $(CMD_COMMON) $(LIB_A)
