@@ -170,6 +170,9 @@ static void __attribute__((noreturn)) etcd_die(struct acquire *a, int err,
  * key (a waiter's too). */
 static void revoke_lease(struct acquire *a)
 {
+	/* No exit() while the keeper may be inside libcurl and OpenSSL:
+	 * their atexit cleanup would race its keep-alive. */
+	keeper_stop(&a->k);
 	if (a->k.lease && etcd_lease_revoke(a->e, a->k.lease, CALL_MS) < 0 &&
 	    !a->r->quiet)
 		warnx("%s: cannot revoke lease %s (it expires within its TTL): %s",
@@ -343,18 +346,18 @@ static int wait_turn(struct acquire *a)
  * can be told it holds the lock).  A read: no write to etcd's log on the
  * way to the command (record_pid() rewrites the record after the fork).
  */
-static bool verify_held(struct acquire *a)
+static int verify_held(struct acquire *a)
 {
 	json_object *req = json_object_new_object(), *ok = json_object_new_array();
 	json_object *reply, *sub;
 	struct etcd_kv owner;
-	bool held = false;
+	int held = 0, r;
 
 	json_object_array_add(ok, range_op(etcd_prefix_range(prefix_of(a), 1, false)));
 	json_object_object_add(req, "compare", create_cmp(a->key, a->token));
 	json_object_object_add(req, "success", ok);
-	if (etcd_call(a->e, "/v3/kv/txn", req, CALL_MS, &reply) < 0)
-		return false;
+	if ((r = etcd_call(a->e, "/v3/kv/txn", req, CALL_MS, &reply)) < 0)
+		return r;
 	if (json_object_object_get_ex(reply, "succeeded", &sub) &&
 	    json_object_get_boolean(sub) && txn_kv(reply, 0, &owner) == 0) {
 		held = owner.create_revision == a->token &&
@@ -407,7 +410,11 @@ static void take(struct acquire *a, const char *record)
 		revoke_lease(a);
 		etcd_die(a, r, "waiting for the lock failed");
 	}
-	if (!verify_held(a)) {
+	if ((r = verify_held(a)) < 0) {
+		revoke_lease(a);
+		etcd_die(a, r, "cannot check the lock after the wait");
+	}
+	if (!r) {
 		revoke_lease(a);
 		errx(EX_LOCK_LOST, "%s: etcd said acquired, but key %s is not the "
 		     "oldest of lease %s: not running", esc(a->r->name),
@@ -464,13 +471,18 @@ static void record_pid(struct acquire *a, pid_t child, int64_t since)
 	char *rec = etcd_record_new(child, a->r->command_name, a->r->message, since);
 	json_object *req = json_object_new_object(), *ok = json_object_new_array();
 	json_object *reply = NULL;
+	/* The command runs unsupervised until this returns: never past the
+	 * moment the supervisor must start stopping it. */
+	int64_t left = lock_deadline(&a->k) - now_ms();
 
 	if (!rec)
 		return;
 	json_object_array_add(ok, put_op(a->key, rec, a->k.lease));
 	json_object_object_add(req, "compare", create_cmp(a->key, a->token));
 	json_object_object_add(req, "success", ok);
-	if (etcd_call(a->e, "/v3/kv/txn", req, CALL_MS, &reply) < 0 && !a->r->quiet)
+	if (etcd_call(a->e, "/v3/kv/txn", req,
+		      left < 1 ? 1 : left < CALL_MS ? left : CALL_MS, &reply) < 0 &&
+	    !a->r->quiet)
 		warnx("%s: cannot record PID %d: %s", esc(a->r->name), (int)child,
 		      etcd_why(a->e));
 	json_object_put(reply);
@@ -489,6 +501,12 @@ static struct job_end run(struct acquire *a, int64_t since, int64_t lost_kill_ms
 	char **env = command_env(a, &own);
 	pid_t parent = getpid(), child;
 
+	if (atomic_load(&a->k.lost) || now_ms() >= lock_deadline(&a->k)) {
+		revoke_lease(a);
+		errx(EX_LOCK_LOST, "%s: lease %s lost before the command started: %s",
+		     esc(r->name), a->lease_hex,
+		     a->k.why[0] ? a->k.why : "no renewal in time");
+	}
 	fflush(NULL);
 	if ((child = fork()) < 0)
 		err(EX_OSERR, "fork failed");
@@ -580,7 +598,10 @@ int etcd_lockrun(const struct etcd_run *r)
 	 * acted on), so that none leaves a key to expire. */
 	job_block_signals(&old);
 	t0 = now_ms();
-	if ((e = etcd_lease_grant(a.e, r->ttl_ms / 1000, CALL_MS, &lease, &granted_s)) < 0)
+	/* Whole seconds, rounded up: the deadlines below count from the
+	 * TTL etcd grants, never from a longer one than it gave. */
+	if ((e = etcd_lease_grant(a.e, (r->ttl_ms + 999) / 1000, CALL_MS,
+				  &lease, &granted_s)) < 0)
 		etcd_die(&a, e, "cannot get a lease");
 	a.k.lease = lease;
 	snprintf(a.lease_hex, sizeof(a.lease_hex), "%llx", (long long)lease);
@@ -591,8 +612,10 @@ int etcd_lockrun(const struct etcd_run *r)
 		revoke_lease(&a);
 		errx(EX_OSERR, "cannot start the lease keeper: %s", strerror(errno));
 	}
-	if (!(record = etcd_record_new(getpid(), r->command_name, r->message, since)))
+	if (!(record = etcd_record_new(getpid(), r->command_name, r->message, since))) {
+		revoke_lease(&a);
 		errx(EX_OSERR, "out of memory");
+	}
 	take(&a, record);
 	free(record);
 	if (r->verbose)

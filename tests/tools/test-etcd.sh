@@ -44,6 +44,19 @@ t_release_revokes() {
 	[ "$out" -gt "$first" ] || fail "token $out after $first"
 }
 
+# A fractional --ttl is rounded up to etcd's whole seconds, never down: a
+# lease shorter than asked would expire before lockrun's deadlines, which
+# count from the TTL asked for.
+t_fractional_ttl_rounds_up() {
+	run lockrun --etcd "$E" -N frac --ttl 2.5s sh -c \
+		'etcdctl --endpoints "$1" lease timetolive "$LOCKRUN_ETCD_LEASE"' sh "$E"
+	expect_status 0
+	case $out in
+	*"granted with TTL(3s)"*) ;;
+	*) fail "--ttl 2.5s: '$out' (want a lease granted with TTL(3s))" ;;
+	esac
+}
+
 # Handoff after a clean exit is immediate (a waiter is woken by etcd, not
 # by the TTL of 10 s running out).
 t_handoff_clean() {
@@ -244,6 +257,6 @@ CS
 	[ "$entries" -ge 10 ] || fail "only $entries critical sections"
 }
 
-run_tests t_conflict_names_holder t_release_revokes t_handoff_clean \
+run_tests t_conflict_names_holder t_release_revokes t_fractional_ttl_rounds_up t_handoff_clean \
 	t_handoff_sigkill t_term_while_waiting t_etcdctl_excludes t_lockstat t_lease_loss \
 	t_lease_revoked t_chaos
