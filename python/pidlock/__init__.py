@@ -214,15 +214,18 @@ def _timeout_ms(timeout: Optional[float]) -> int:
     return max(1, min(int(timeout * 1000 + 0.999), 2**31 - 1))
 
 
-# Locks held in this process, so that a fork child can let go of its
-# copies without touching the parent's lock (see Lock).
-_held: "weakref.WeakSet[Lock]" = weakref.WeakSet()
+# Every Lock of this process, so that a fork child can let go of the
+# copies of those held, without touching the parent's lock (see Lock).
+# Whether one is held is the C handle's word (its descriptor), not a flag
+# set after acquire() returns: a fork, or a KeyboardInterrupt raised as
+# the acquire returns, can come between the two.
+_locks: "weakref.WeakSet[Lock]" = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
-    for lock in list(_held):
-        lock._forked_copy()
-    _held.clear()
+    for lock in list(_locks):
+        if lock._handle is not None and lock._handle.fd() >= 0:
+            lock._forked_copy()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -273,9 +276,9 @@ class Lock:
         self._handle = handle
         self._timeout = timeout
         self._shared = shared
-        self._held = False
         self._forked = False
         self._guard = threading.Lock()
+        _locks.add(self)
         if message is not None:
             self._check(handle.set_message(message))
 
@@ -289,6 +292,10 @@ class Lock:
     def path(self) -> str:
         """The lock file's path."""
         return self._handle.path() if self._handle else ""
+
+    @property
+    def _held(self) -> bool:
+        return self._handle is not None and self._handle.fd() >= 0
 
     @property
     def is_locked(self) -> bool:
@@ -332,8 +339,6 @@ class Lock:
         with self._guard:
             code = self._handle.acquire(flags, _timeout_ms(timeout))
         if code == 0:
-            self._held = True
-            _held.add(self)
             return self
         if code == -errno.EWOULDBLOCK:
             raise Busy(self.path, _info(self.path, self._handle.holder()))
@@ -352,10 +357,7 @@ class Lock:
         copy only.
         """
         if self._forked or not self._held:
-            self._held = False
             return
-        self._held = False
-        _held.discard(self)
         with self._guard:
             code = self._handle.release()
         if code < 0 and code != -errno.EWOULDBLOCK:
@@ -370,7 +372,6 @@ class Lock:
 
     def _forked_copy(self) -> None:
         self._forked = True
-        self._held = False
         self._handle.forget()
         self._handle = None
 

@@ -285,6 +285,33 @@ print(json.dumps(out))
 """
 
 
+def test_ctrl_c_as_the_acquire_returns_leaves_it_releasable(lockpath):
+    # Python runs a pending handler as soon as the C call returns: a
+    # KeyboardInterrupt can come after flock() succeeded, before acquire()
+    # returns.  The Lock must then know it holds the lock, so that
+    # release() (or the next process) is not stuck with it.
+    lk = pidlock.Lock(path=lockpath)
+    real = lk._handle
+
+    class InterruptedOnReturn:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def acquire(self, *args):
+            assert real.acquire(*args) == 0
+            raise KeyboardInterrupt
+
+    lk._handle = InterruptedOnReturn()
+    with pytest.raises(KeyboardInterrupt):
+        lk.acquire()
+    lk._handle = real
+    assert lk.is_locked
+    lk.release()
+    assert not lk.is_locked
+    with pidlock.Lock(path=lockpath, timeout=0):
+        pass
+
+
 def test_pid_reuse_as_root(lockpath):
     """The holder's PID belongs to another process: recovered, not busy."""
     if os.geteuid() != 0 or not shutil.which("unshare"):
