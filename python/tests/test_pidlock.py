@@ -238,7 +238,10 @@ def test_processes_count_under_the_lock(lockpath):
 
 
 WAIT_INTERRUPTED = """
-import sys, time, pidlock
+import signal, sys, time, pidlock
+# Python leaves SIGINT ignored when it starts with it ignored (a suite run
+# in the background, as CI may be): Ctrl-C's handler, as a terminal has it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 lk = pidlock.Lock(path=sys.argv[1], timeout=float(sys.argv[2]))
 try:
     lk.acquire()
