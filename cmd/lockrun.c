@@ -363,6 +363,17 @@ static bool take_back_if_alone(struct pidlock *lock)
  * it cannot (the exec failed, for one): then fork() and run_command() do
  * it, and report as always.
  */
+/* Valgrind runs the vfork-like clone as a fork, so the child's failed
+ * exec never reaches posix_spawn's caller (it returns success and the
+ * child exits 127, unreported): under valgrind the command is forked.
+ * Valgrind announces itself through the preload it puts in LD_PRELOAD. */
+static bool spawn_reports_exec_failure(void)
+{
+	const char *preload = getenv("LD_PRELOAD");
+
+	return !preload || !strstr(preload, "vgpreload");
+}
+
 static pid_t spawn_command(const struct opts *o, struct pidlock *lock,
 			   const sigset_t *mask, bool own_group)
 {
@@ -373,6 +384,7 @@ static pid_t spawn_command(const struct opts *o, struct pidlock *lock,
 	pid_t child = -1;
 
 	if (o->user || o->verbose || detach_active() ||
+	    !spawn_reports_exec_failure() ||
 	    posix_spawn_file_actions_init(&fa) != 0)
 		return -1;
 	if (posix_spawnattr_init(&attr) != 0) {
