@@ -244,6 +244,7 @@ struct job {
 	bool timed_out, stopping, child_done, lost;
 	int child_status;
 	int stopped_by;
+	siginfo_t stopped_from; /* who sent stopped_by */
 	sigset_t received;
 };
 
@@ -323,13 +324,31 @@ static void check_lock(struct job *j)
  * lockrun, or a process group that the command, in a group of its own,
  * is not in: the job gets it from lockrun.
  */
+/*
+ * The same stopping signal again, from the sender that started the stop:
+ * timeout(1) signals lockrun and then its own process group, which lockrun
+ * is in, and a busy machine can run lockrun between the two.  The job is
+ * being stopped by that signal already; a second copy adds nothing but a
+ * second handler run in the command.  From anyone else it goes on.
+ */
+static bool is_repeat_stop(const struct job *j, int sig,
+			   const siginfo_t *info)
+{
+	return j->stopping && j->stopped_by == sig &&
+	       j->stopped_from.si_code == info->si_code &&
+	       j->stopped_from.si_pid == info->si_pid;
+}
+
 static void on_signal(struct job *j, int sig, const siginfo_t *info)
 {
 	pid_t skip = info->si_code == SI_KERNEL ? getpgrp() : 0;
 
 	sigaddset(&j->received, sig);
+	if (stops_job(sig) && is_repeat_stop(j, sig, info))
+		return;
 	if (stops_job(sig)) {
 		j->stopped_by = sig;
+		j->stopped_from = *info;
 		stop_job(j, sig, skip);
 	} else if (sig == SIGWINCH && j->own_group) {
 		kill(-j->child, sig); /* a resize concerns the whole group */

@@ -56,6 +56,32 @@ t_timeout_signal_once() {
 		fail "SIGINT came from $(sed -n 's/^2 //p' log), not from lockrun"
 }
 
+# The second copy of timeout(1)'s signal can reach lockrun after it
+# forwarded the first (a busy machine runs lockrun between timeout's two
+# kill calls): here one process sends lockrun SIGINT, waits until the
+# command got it, and sends it again, as timeout would.  The command gets
+# it once; TERM from another sender still goes on.
+t_repeated_stop_signal_once() {
+	local lr
+	spawn timeout 60 lockrun "$T/F" "${JOBCTL[@]}" siglog log INT TERM
+	wait_until grep -qs ready log || return
+	lr=$(sed -n 's/^ready //p' log)
+	/usr/bin/python3 - "$lr" log <<'EOF' || fail "the sender failed"
+import os, signal, sys, time
+pid, log = int(sys.argv[1]), sys.argv[2]
+os.kill(pid, signal.SIGINT)
+deadline = time.monotonic() + 60
+while not any(l.startswith("2 ") for l in open(log)):
+    assert time.monotonic() < deadline, "the command never got SIGINT"
+    time.sleep(0.01)
+os.kill(pid, signal.SIGINT)
+EOF
+	kill -TERM "$lr"
+	wait_until gone "$pid" || return
+	[ "$(lines log 2)" = 1 ] || fail "the command got SIGINT $(lines log 2) times: $(cat log)"
+	[ "$(lines log 15)" = 1 ] || fail "the command got SIGTERM $(lines log 15) times: $(cat log)"
+}
+
 # --- Ctrl-C -----------------------------------------------------------------
 
 # ^C in a loop of lockruns ends the loop: lockrun dies by SIGINT, the lock free.
@@ -354,7 +380,7 @@ t_flock_messages() {
 }
 
 run_tests \
-	t_group_signal_once t_timeout_signal_once \
+	t_group_signal_once t_timeout_signal_once t_repeated_stop_signal_once \
 	t_ctrl_c_ends_shell_loop t_ctrl_c_reaches_setsid_command t_foreground_ctrl_c \
 	t_dies_by_forwarded_signal t_recovered_env \
 	t_max_time_stops_background_children t_max_time_stops_setsid_daemon \
