@@ -39,6 +39,16 @@ t_bad_endpoint_and_config() {
 	expect_status 64
 	run lockrun --etcd http://127.0.0.1:1 -s -N x true
 	expect_status 64
+	# the start/stop verbs are the local lock's (a remote holder is
+	# never signalled): refused before anything reaches etcd
+	run lockrun --etcd http://127.0.0.1:1 --stop -N x
+	expect_status 64
+	expect_err_match "--etcd takes none of --stop"
+	for verb in --replace --respawn -b; do
+		run lockrun --etcd http://127.0.0.1:1 $verb -N x true
+		expect_status 64
+		expect_err_match "--etcd takes none of --stop"
+	done
 }
 
 t_long_and_control_names() {
