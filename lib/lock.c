@@ -359,6 +359,24 @@ static void describe_busy(struct pidlock *lock, int fd,
 	describe(lock, &c, st, true);
 }
 
+/*
+ * A lock the kernel calls busy while no process holds it: its holder has
+ * closed the descriptor, but a reader of that holder's /proc/PID/fdinfo
+ * (lockstat, lslocks(8), this library judging a holder) still had the
+ * open file description pinned, and the kernel lets go of a flock(2) lock
+ * only with the description's last reference.  That lasts one read; by
+ * the time the holder has been looked for (/proc/locks, fdinfo), it is
+ * over, and one more try settles it.  Without this, a caller that does
+ * not wait could be refused a lock it released itself a moment before.
+ */
+static bool held_by_nobody(const struct pidlock_info *holder)
+{
+	for (unsigned i = 0; i < holder->nholders; i++)
+		if (!holder->holders[i].waiting)
+			return false;
+	return true;
+}
+
 /* Before a waiter sleeps, it readies the inode it will publish (create.c):
  * only worth it when the holder's release unlinks the file. */
 static void ready_spare(struct pidlock *lock, int dirfd)
@@ -621,6 +639,13 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 		if (r < 0) {
 			drop_writer(lock);
 			describe_busy(lock, fd, &st, r);
+			if (r == -EWOULDBLOCK && held_by_nobody(&lock->holder) &&
+			    pidlock__lock_try(fd, &lock->how) == 0) {
+				pidlock__info_reset(&lock->holder);
+				r = 0;
+			}
+		}
+		if (r < 0) {
 			close(fd);
 			return r;
 		}
@@ -668,8 +693,14 @@ static int acquire_fd(struct pidlock *lock, int timeout_ms,
 			pidlock__info_reset(&lock->holder);
 			pidlock__info_from_stat(&lock->holder, &st);
 			pidlock__judge_held(&lock->holder);
-			return r;
+			if (r == -EWOULDBLOCK && held_by_nobody(&lock->holder) &&
+			    pidlock__lock_try(lock->user_fd, &lock->how) == 0) {
+				pidlock__info_reset(&lock->holder);
+				r = 0;
+			}
 		}
+		if (r < 0)
+			return r;
 	}
 	lock->fd = lock->user_fd;
 	lock->dev = st.st_dev;

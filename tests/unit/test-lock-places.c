@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -238,6 +239,139 @@ static void inspection_never_disturbs(void **state)
 	assert_int_equal(info.record.pid, h.pid);
 	holder_stop(&h);
 	assert_true(released(held));
+}
+
+/*
+ * A holder that has let go while a reader of its /proc/PID/fdinfo still
+ * had the open file description pinned (lockstat, lslocks(8)): the kernel
+ * keeps the lock until that reference goes, and no process holds it.  A
+ * descriptor in flight in a socket (SCM_RIGHTS, never received) is such a
+ * reference that stays until the test lets it go: from the second flock()
+ * call on, as a reader's read would have ended.
+ */
+struct pinner {
+	char path[PATH_MAX];
+	int sock;
+};
+
+static int pinner_main(void *arg)
+{
+	struct pinner *p = arg;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char byte = 'x';
+	struct iovec iov = { &byte, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	int fd = open(p->path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return 1;
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(p->sock, &m, 0) == 1 ? 0 : 2; /* and exits: let go */
+}
+
+static int pin_sock = -1;
+
+/* Receives the descriptor in flight and closes it: the pin is over. */
+static void unpin(void)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char byte;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+	int fd;
+
+	if (pin_sock < 0 || recvmsg(pin_sock, &m, MSG_CMSG_CLOEXEC) != 1 ||
+	    !(cm = CMSG_FIRSTHDR(&m)) || cm->cmsg_type != SCM_RIGHTS)
+		return;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	close(fd);
+	pin_sock = -1;
+}
+
+static void unpin_from_second_flock(void)
+{
+	if (mock_calls(MOCK_FLOCK) >= 2)
+		unpin();
+}
+
+/* Starts a pinner on path; the socket end that holds the pin. */
+static int pin_released_lock(const char *path)
+{
+	static struct pinner p;
+	struct stat st;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	snprintf(p.path, sizeof(p.path), "%s", path);
+	p.sock = sv[0];
+	assert_int_equal(kid_reap(kid_start(pinner_main, &p), DEADLINE_MS), 0);
+	close(sv[0]);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(any_lock_on(st.st_dev, st.st_ino)); /* held by nobody */
+	return sv[1];
+}
+
+static void released_lock_pinned_by_reader(void **state)
+{
+	const char *path = test_path("t16-pinned.lock");
+	const struct pidlock_info *info;
+	struct pidlock *lock;
+	int sock;
+
+	(void)state;
+	write_file(path, "", 0);
+	assert_int_equal(pidlock_new(&lock, path), 0);
+
+	/* While the pin lasts, the lock is busy, and nobody is named. */
+	sock = pin_released_lock(path);
+	assert_int_equal(pidlock_acquire(lock, PIDLOCK_KEEP, PIDLOCK_NO_WAIT),
+			 -EWOULDBLOCK);
+	info = pidlock_holder(lock);
+	assert_int_equal(info->nholders, 0);
+
+	/* A pin that ends after the first try: the second one gets it. */
+	mock_reset();
+	pin_sock = sock;
+	mock_hook(MOCK_FLOCK, unpin_from_second_flock);
+	assert_int_equal(pidlock_acquire(lock, PIDLOCK_KEEP, PIDLOCK_NO_WAIT), 0);
+	mock_hook(MOCK_FLOCK, NULL);
+	assert_int_equal(pin_sock, -1);
+	assert_int_equal(pidlock_holder(lock)->nholders, 0);
+	assert_int_equal(file_line1_pid(path), getpid());
+	assert_int_equal(pidlock_release(lock), 0);
+	close(sock);
+
+	/* The same through a descriptor the caller opened (flock(1) FD). */
+	sock = pin_released_lock(path);
+	pidlock_free(lock);
+	{
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		assert_int_equal(pidlock_new_fd(&lock, fd), 0);
+		mock_reset();
+		pin_sock = sock;
+		mock_hook(MOCK_FLOCK, unpin_from_second_flock);
+		assert_int_equal(pidlock_acquire(lock, 0, PIDLOCK_NO_WAIT), 0);
+		mock_hook(MOCK_FLOCK, NULL);
+		assert_int_equal(pin_sock, -1);
+		assert_int_equal(pidlock_release(lock), 0);
+		pidlock_free(lock);
+		close(fd);
+	}
+	close(sock);
 }
 
 /* --- 17. hostile places ------------------------------------------------------------------------------ */
@@ -513,6 +647,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(names_resolve_and_validate, test_cleanup),
 		cmocka_unit_test_teardown(inspection_never_disturbs, test_cleanup),
+		cmocka_unit_test_teardown(released_lock_pinned_by_reader, test_cleanup),
 		cmocka_unit_test_teardown(hostile_places_refused, test_cleanup),
 		cmocka_unit_test_teardown(no_fd_leaks, test_cleanup),
 		cmocka_unit_test_teardown(new_rejects_bad_paths, test_cleanup),
