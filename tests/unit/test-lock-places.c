@@ -265,9 +265,11 @@ static int pinner_main(void *arg)
 	struct iovec iov = { &byte, 1 };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
 			    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	struct cmsghdr *cm;
 	int fd = open(p->path, O_RDWR | O_CLOEXEC);
 
+	memset(&u, 0, sizeof(u)); /* the header's padding is sent too */
+	cm = CMSG_FIRSTHDR(&m);
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
 		return 1;
 	cm->cmsg_level = SOL_SOCKET;
