@@ -681,7 +681,8 @@ static void unknown_lock_state(struct pidlock_info *info, int err)
  * A lock whose holder the file does not name (flock(1) on an empty file)
  * has no such second look.
  */
-static void confirm_unheld(const struct pidlock__file_content *c,
+static void confirm_unheld(const struct pidlock_snapshot *snap,
+			   const struct pidlock__file_content *c,
 			   const struct stat *st, struct pidlock_info *info)
 {
 	struct pidlock_kernel_holder h;
@@ -691,7 +692,12 @@ static void confirm_unheld(const struct pidlock__file_content *c,
 
 	if (held(info) || pid <= 0)
 		return;
-	if (pidlock__pid_holds(pid, st->st_dev, st->st_ino, &h) == 1)
+	/* Through the snapshot's table of the PID's descriptors (its cache,
+	 * not its content: hence the cast), a scan looks at each PID once,
+	 * however many stale records a dead holder left. */
+	if ((snap ? snap_pid_holds((struct pidlock_snapshot *)snap, pid,
+				   st->st_dev, st->st_ino, &h)
+		  : pidlock__pid_holds(pid, st->st_dev, st->st_ino, &h)) == 1)
 		add_holder(info, &h);
 }
 
@@ -731,7 +737,7 @@ static void inspect_one(int dirfd, const char *name,
 		}
 	}
 	if (locks_err == 0)
-		confirm_unheld(&c, &st, info);
+		confirm_unheld(snap, &c, &st, info);
 	judge_content(&c, &st, place_err, info, &dir);
 	if (locks_err < 0)
 		unknown_lock_state(info, locks_err);
@@ -742,12 +748,19 @@ int pidlock_inspectat(int dirfd, const char *name,
 		      const struct pidlock_snapshot *snap,
 		      struct pidlock_info *info)
 {
+	struct pidlock_snapshot *own = NULL;
+
 	if (!name || !info)
 		return -EINVAL;
 	pidlock__info_reset(info);
+	/* Without a snapshot, one for this inspection's steps to share (if
+	 * none can be taken, the lock's state is "unknown", as it says). */
+	if (!snap && pidlock_snapshot_new(&own) == 0)
+		snap = own;
 	pidlock__proc_memo(snap ? snap->serial : next_serial());
 	inspect_one(dirfd, name, snap, info);
 	pidlock__proc_memo(0);
+	pidlock_snapshot_free(own);
 	return 0;
 }
 

@@ -160,6 +160,36 @@ static void one_snapshot_reads_a_holder_once(void **state)
 	holder_stop(&hb);
 }
 
+/*
+ * A dead holder's stale records, with one snapshot: /proc is asked about
+ * its PID once (that it is gone, and that none of its descriptors holds
+ * the file), not once per record.  The second inspection opens only the
+ * directory and the file.
+ */
+static void one_snapshot_asks_about_a_dead_holder_once(void **state)
+{
+	const char *a = test_path("dead-a.lock"), *b = test_path("dead-b.lock");
+	struct pidlock_snapshot *snap;
+	struct pidlock_info info;
+	char rec[PIDLOCK_RECORD_MAX + 1];
+	ssize_t len;
+	int before;
+
+	(void)state;
+	make_stale(a);
+	len = read_file(a, rec, sizeof(rec));
+	assert_true(len > 0);
+	write_file(b, rec, (size_t)len);
+	assert_int_equal(pidlock_snapshot_new(&snap), 0);
+	assert_int_equal(pidlock_inspect(a, snap, &info), 0);
+	expect_state(&info, PIDLOCK_STATE_STALE);
+	before = mock_calls(MOCK_OPENAT);
+	assert_int_equal(pidlock_inspect(b, snap, &info), 0);
+	expect_state(&info, PIDLOCK_STATE_STALE);
+	assert_int_equal(mock_calls(MOCK_OPENAT) - before, 2);
+	pidlock_snapshot_free(snap);
+}
+
 /* An empty file (as its stat says) is judged without being opened: the
  * one openat is pidlock_inspect()'s of the directory. */
 static void empty_file_is_not_opened(void **state)
@@ -254,6 +284,7 @@ int main(void)
 		cmocka_unit_test_teardown(plain_pidfile_of_live_process_is_foreign, test_cleanup),
 		cmocka_unit_test_teardown(snapshot_and_dirfd_agree, test_cleanup),
 		cmocka_unit_test_teardown(one_snapshot_reads_a_holder_once, test_cleanup),
+		cmocka_unit_test_teardown(one_snapshot_asks_about_a_dead_holder_once, test_cleanup),
 		cmocka_unit_test_teardown(empty_file_is_not_opened, test_cleanup),
 		cmocka_unit_test_teardown(bad_arguments_are_errors, test_cleanup),
 	};
