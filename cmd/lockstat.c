@@ -72,9 +72,14 @@ static const enum col default_cols[] = { C_PATH, C_STATE, C_FILEPID,
 
 enum time_format { TIME_SHORT, TIME_FULL, TIME_ISO };
 
+/*
+ * A row is kept as its cells, formatted when the file is inspected: the
+ * judgement (struct pidlock_info, 2.5 KB) is needed only until then, and
+ * 10,000 of them were 25 MB of memory to fault in.
+ */
 struct row {
-	char *path; /* on the heap: rows of 10,000 files should not be 60 MB */
-	struct pidlock_info info;
+	char *path;  /* the sort key */
+	char *cells; /* one NUL-terminated string per output column */
 };
 
 struct opts {
@@ -90,9 +95,11 @@ struct opts {
 };
 
 struct table {
+	const struct opts *o;
 	struct row *rows;
 	size_t n, alloc;
 	bool missing; /* a FILE or NAME given does not exist */
+	struct pidlock_info info; /* the file being judged */
 };
 
 static void usage(void)
@@ -226,8 +233,29 @@ static void parse_args(struct opts *o, int argc, char **argv)
 
 /* --- collecting rows ---------------------------------------------------- */
 
-static struct row *add_row(struct table *t)
+static void cell(const struct opts *o, const char *path,
+		 const struct pidlock_info *i, enum col c, char *buf, size_t size);
+
+static char *xasprintf(const char *fmt, ...)
 {
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		err(EX_OSERR, "out of memory");
+	va_end(ap);
+	return s;
+}
+
+/* Adds the row of path (taken over) as judged in t->info. */
+static void add_row(struct table *t, char *path)
+{
+	const struct opts *o = t->o;
+	char buf[PATH_MAX + 2048];
+	size_t len = 0;
+	struct row *r;
+
 	if (t->n == t->alloc) {
 		size_t n = t->alloc ? t->alloc * 2 : 64;
 		struct row *p = reallocarray(t->rows, n, sizeof(*p));
@@ -236,41 +264,47 @@ static struct row *add_row(struct table *t)
 		t->rows = p;
 		t->alloc = n;
 	}
-	memset(&t->rows[t->n], 0, sizeof(t->rows[0]));
-	return &t->rows[t->n++];
-}
-
-static void set_path(struct row *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(&r->path, fmt, ap) < 0)
-		err(EX_OSERR, "out of memory");
-	va_end(ap);
+	r = &t->rows[t->n++];
+	*r = (struct row){ path, NULL };
+	for (size_t k = 0; k < o->ncols; k++) {
+		size_t n;
+		char *p;
+		cell(o, path, &t->info, (enum col)o->cols[k], buf, sizeof(buf));
+		n = strlen(buf) + 1;
+		if (!(p = realloc(r->cells, len + n)))
+			err(EX_OSERR, "out of memory");
+		memcpy(p + len, buf, n);
+		r->cells = p;
+		len += n;
+	}
 }
 
 static void free_table(struct table *t)
 {
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->n; i++) {
 		free(t->rows[i].path);
+		free(t->rows[i].cells);
+	}
 	free(t->rows);
+}
+
+/* A file that could not be judged at all (err < 0) is "unknown". */
+static void judged(struct pidlock_info *info, int err)
+{
+	if (err < 0) {
+		info->state = PIDLOCK_STATE_UNKNOWN;
+		snprintf(info->reason, sizeof(info->reason), "%s",
+			 pidlock_strerror(err));
+	}
 }
 
 static void inspect_at(struct table *t, int dirfd, const char *dir,
 		       const char *name, const struct pidlock_snapshot *snap)
 {
-	struct row *r = add_row(t);
-	int e;
-
-	set_path(r, "%s%s%s", dir,
-		 dir[0] && dir[strlen(dir) - 1] != '/' ? "/" : "", name);
-	e = pidlock_inspectat(dirfd, name, snap, &r->info);
-	if (e < 0) {
-		r->info.state = PIDLOCK_STATE_UNKNOWN;
-		snprintf(r->info.reason, sizeof(r->info.reason), "%s",
-			 pidlock_strerror(e));
-	}
+	judged(&t->info, pidlock_inspectat(dirfd, name, snap, &t->info));
+	add_row(t, xasprintf("%s%s%s", dir,
+			     dir[0] && dir[strlen(dir) - 1] != '/' ? "/" : "",
+			     name));
 }
 
 /* Lists a directory's lock files: regular-looking entries, no dot files. */
@@ -301,7 +335,6 @@ static int add_target(struct table *t, const char *arg,
 {
 	char path[PATH_MAX];
 	struct stat st;
-	struct row *r;
 	int e = resolve_lock_arg(arg, path, sizeof(path));
 
 	if (e < 0) {
@@ -312,42 +345,17 @@ static int add_target(struct table *t, const char *arg,
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
 	    lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		return list_dir(t, path, snap);
-	r = add_row(t);
-	set_path(r, "%s", path);
-	e = pidlock_inspect(path, snap, &r->info);
-	if (e < 0) {
-		r->info.state = PIDLOCK_STATE_UNKNOWN;
-		snprintf(r->info.reason, sizeof(r->info.reason), "%s",
-			 pidlock_strerror(e));
-	}
-	if (r->info.state == PIDLOCK_STATE_NONE)
+	judged(&t->info, pidlock_inspect(path, snap, &t->info));
+	if (t->info.state == PIDLOCK_STATE_NONE)
 		t->missing = true; /* still a row: "none" is an answer too */
+	add_row(t, xasprintf("%s", path));
 	return 0;
 }
 
 static int cmp_row(const void *a, const void *b)
 {
-	return strcmp((*(const struct row *const *)a)->path,
-		      (*(const struct row *const *)b)->path);
-}
-
-/* Sorts the rows by path.  A row is kilobytes (struct pidlock_info): the
- * sort moves pointers, and each row is copied once, into its place. */
-static void sort_rows(struct table *t)
-{
-	struct row **order = reallocarray(NULL, t->n, sizeof(*order));
-	struct row *sorted = reallocarray(NULL, t->alloc, sizeof(*sorted));
-
-	if (!order || !sorted)
-		err(EX_OSERR, "out of memory");
-	for (size_t i = 0; i < t->n; i++)
-		order[i] = &t->rows[i];
-	qsort(order, t->n, sizeof(*order), cmp_row);
-	for (size_t i = 0; i < t->n; i++)
-		sorted[i] = *order[i];
-	free(order);
-	free(t->rows);
-	t->rows = sorted;
+	return strcmp(((const struct row *)a)->path,
+		      ((const struct row *)b)->path);
 }
 
 /* --- formatting --------------------------------------------------------- */
@@ -442,17 +450,16 @@ static void format_time(int64_t when, enum time_format f, char *buf, size_t size
 }
 
 /* The text of one cell; "" when there is nothing to say (null in JSON). */
-static void cell(const struct opts *o, const struct row *r, enum col c,
-		 char *buf, size_t size)
+static void cell(const struct opts *o, const char *path,
+		 const struct pidlock_info *i, enum col c, char *buf, size_t size)
 {
-	const struct pidlock_info *i = &r->info;
 	const struct pidlock_record *rec = i->has_record ? &i->record : NULL;
 	const struct pidlock_kernel_holder *h = first_kernel_holder(i);
 	bool json = o->out.format == OUT_JSON;
 
 	buf[0] = '\0';
 	switch (c) {
-	case C_PATH: strlcpy(buf, r->path, size); break;
+	case C_PATH: strlcpy(buf, path, size); break;
 	case C_STATE: strlcpy(buf, pidlock_state_name(i->state), size); break;
 	case C_FILEPID: if (i->pid) snprintf(buf, size, "%d", (int)i->pid); break;
 	case C_FILECOMMAND: if (rec) strlcpy(buf, rec->comm, size); break;
@@ -517,22 +524,17 @@ static void cell(const struct opts *o, const struct row *r, enum col c,
 static void print_rows(const struct opts *o, const struct table *t)
 {
 	struct libscols_table *tb = out_table_new("locks", &o->out);
-	char *buf = malloc(PATH_MAX + 2048);
 
-	if (!buf)
-		err(EX_OSERR, "out of memory");
 	for (size_t k = 0; k < o->ncols; k++)
 		out_add_column(tb, &columns[o->cols[k]], &o->out);
 	for (size_t n = 0; n < t->n; n++) {
 		struct libscols_line *ln = scols_table_new_line(tb, NULL);
+		const char *text = t->rows[n].cells;
 		if (!ln)
 			err(EX_OSERR, "out of memory");
-		for (size_t k = 0; k < o->ncols; k++) {
-			cell(o, &t->rows[n], (enum col)o->cols[k], buf, PATH_MAX + 2048);
-			out_set(tb, ln, k, buf);
-		}
+		for (size_t k = 0; k < o->ncols; k++, text += strlen(text) + 1)
+			out_set(tb, ln, k, text);
 	}
-	free(buf);
 	out_print(tb, &o->out, NULL);
 	scols_unref_table(tb);
 }
@@ -621,20 +623,19 @@ static void all_locks(struct table *t, const struct pidlock_snapshot *snap)
 		found = find_locked_path(h.pid, dev, ino, path, sizeof(path));
 		if (found == -ENOENT)
 			continue;
-		struct row *r = add_row(t);
 		if (found == 0 &&
-		    pidlock_inspect(path, snap, &r->info) == 0 && r->info.ino == ino) {
-			set_path(r, "%s", path);
+		    pidlock_inspect(path, snap, &t->info) == 0 && t->info.ino == ino) {
+			add_row(t, xasprintf("%s", path));
 			continue;
 		}
-		set_path(r, "(%u:%u:%llu)", major(dev),
-			 minor(dev), (unsigned long long)ino);
-		memset(&r->info, 0, sizeof(r->info));
-		r->info.state = PIDLOCK_STATE_LIVE;
-		r->info.ino = ino;
-		r->info.nholders = 1;
-		r->info.holders[0] = h;
-		strlcpy(r->info.reason, "path unknown", sizeof(r->info.reason));
+		memset(&t->info, 0, sizeof(t->info));
+		t->info.state = PIDLOCK_STATE_LIVE;
+		t->info.ino = ino;
+		t->info.nholders = 1;
+		t->info.holders[0] = h;
+		strlcpy(t->info.reason, "path unknown", sizeof(t->info.reason));
+		add_row(t, xasprintf("(%u:%u:%llu)", major(dev), minor(dev),
+				     (unsigned long long)ino));
 	}
 	forget_locked_paths(); /* -w redraws: descriptors change */
 }
@@ -664,7 +665,7 @@ static int collect(const struct opts *o, int argc, char **argv, struct table *t)
 			bad = 1;
 	pidlock_snapshot_free(snap);
 	if (t->n)
-		sort_rows(t);
+		qsort(t->rows, t->n, sizeof(*t->rows), cmp_row);
 	return bad;
 }
 
@@ -672,7 +673,7 @@ static int collect(const struct opts *o, int argc, char **argv, struct table *t)
  * FILE or NAME given does not exist (see EXIT STATUS in lockstat(1)). */
 static int show(const struct opts *o, int argc, char **argv)
 {
-	struct table t = { NULL, 0, 0, false };
+	struct table t = { .o = o };
 	int bad = collect(o, argc, argv, &t);
 
 	if (!o->quiet)
