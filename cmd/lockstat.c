@@ -248,8 +248,8 @@ static char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
-/* Adds the row of path (taken over) as judged in t->info. */
-static void add_row(struct table *t, char *path)
+/* Adds the row of path (taken over) as judged in info. */
+static void add_row(struct table *t, char *path, const struct pidlock_info *info)
 {
 	const struct opts *o = t->o;
 	char buf[PATH_MAX + 2048];
@@ -269,7 +269,7 @@ static void add_row(struct table *t, char *path)
 	for (size_t k = 0; k < o->ncols; k++) {
 		size_t n;
 		char *p;
-		cell(o, path, &t->info, (enum col)o->cols[k], buf, sizeof(buf));
+		cell(o, path, info, (enum col)o->cols[k], buf, sizeof(buf));
 		n = strlen(buf) + 1;
 		if (!(p = realloc(r->cells, len + n)))
 			err(EX_OSERR, "out of memory");
@@ -298,35 +298,40 @@ static void judged(struct pidlock_info *info, int err)
 	}
 }
 
-static void inspect_at(struct table *t, int dirfd, const char *dir,
-		       const char *name, const struct pidlock_snapshot *snap)
+struct dir_scan {
+	struct table *t;
+	const char *dir;
+};
+
+static int add_scanned(const char *name, const struct pidlock_info *info,
+		       void *arg)
 {
-	judged(&t->info, pidlock_inspectat(dirfd, name, snap, &t->info));
-	add_row(t, xasprintf("%s%s%s", dir,
-			     dir[0] && dir[strlen(dir) - 1] != '/' ? "/" : "",
-			     name));
+	struct dir_scan *ds = arg;
+	const char *dir = ds->dir;
+
+	add_row(ds->t, xasprintf("%s%s%s", dir,
+				 dir[0] && dir[strlen(dir) - 1] != '/' ? "/" : "",
+				 name), info);
+	return 0;
 }
 
-/* Lists a directory's lock files: regular-looking entries, no dot files. */
+/* Lists a directory's lock files (pidlock_inspect_dir: no dot files). */
 static int list_dir(struct table *t, const char *dir,
 		    const struct pidlock_snapshot *snap)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *d;
-	DIR *dp;
+	struct dir_scan ds = { t, dir };
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
 
-	if (fd < 0 || !(dp = fdopendir(fd))) {
+	if (fd < 0) {
 		warn("%s", esc(dir));
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
-	while ((d = readdir(dp)) != NULL) {
-		if (d->d_name[0] == '.' || d->d_type == DT_DIR)
-			continue;
-		inspect_at(t, fd, dir, d->d_name, snap);
+	r = pidlock_inspect_dir(fd, snap, add_scanned, &ds);
+	close(fd);
+	if (r < 0) {
+		warnx("%s: %s", esc(dir), pidlock_strerror(r));
+		return -1;
 	}
-	closedir(dp);
 	return 0;
 }
 
@@ -348,7 +353,7 @@ static int add_target(struct table *t, const char *arg,
 	judged(&t->info, pidlock_inspect(path, snap, &t->info));
 	if (t->info.state == PIDLOCK_STATE_NONE)
 		t->missing = true; /* still a row: "none" is an answer too */
-	add_row(t, xasprintf("%s", path));
+	add_row(t, xasprintf("%s", path), &t->info);
 	return 0;
 }
 
@@ -625,7 +630,7 @@ static void all_locks(struct table *t, const struct pidlock_snapshot *snap)
 			continue;
 		if (found == 0 &&
 		    pidlock_inspect(path, snap, &t->info) == 0 && t->info.ino == ino) {
-			add_row(t, xasprintf("%s", path));
+			add_row(t, xasprintf("%s", path), &t->info);
 			continue;
 		}
 		memset(&t->info, 0, sizeof(t->info));
@@ -635,7 +640,7 @@ static void all_locks(struct table *t, const struct pidlock_snapshot *snap)
 		t->info.holders[0] = h;
 		strlcpy(t->info.reason, "path unknown", sizeof(t->info.reason));
 		add_row(t, xasprintf("(%u:%u:%llu)", major(dev), minor(dev),
-				     (unsigned long long)ino));
+				     (unsigned long long)ino), &t->info);
 	}
 	forget_locked_paths(); /* -w redraws: descriptors change */
 }

@@ -701,12 +701,12 @@ static void confirm_unheld(const struct pidlock_snapshot *snap,
 		add_holder(info, &h);
 }
 
-static void inspect_one(int dirfd, const char *name,
+static void inspect_one(int dirfd, const struct stat *dir, const char *name,
 			const struct pidlock_snapshot *snap,
 			struct pidlock_info *info)
 {
 	struct pidlock__file_content c = { .kind = CONTENT_EMPTY };
-	struct stat st, dir;
+	struct stat st;
 	int fd, r, place_err, locks_err;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -715,12 +715,10 @@ static void inspect_one(int dirfd, const char *name,
 		return;
 	}
 	pidlock__info_from_stat(info, &st);
-	if (fstat(dirfd, &dir) < 0)
-		dir.st_mode = 0;
-	place_err = pidlock__check_place(&dir, &st, NULL, info);
+	place_err = pidlock__check_place(dir, &st, NULL, info);
 	if (!S_ISREG(st.st_mode))
 		return; /* never opened: no FIFO hang, no device side effect */
-	info->netfs = pidlock__dir_is_netfs(dirfd, &dir, st.st_dev);
+	info->netfs = pidlock__dir_is_netfs(dirfd, dir, st.st_dev);
 	locks_err = pidlock__kernel_holders(snap, st.st_dev, st.st_ino, info);
 	/* An empty file, as the look at its name just said, is not opened
 	 * (most files of a lock directory: releases empty them); a network
@@ -738,9 +736,21 @@ static void inspect_one(int dirfd, const char *name,
 	}
 	if (locks_err == 0)
 		confirm_unheld(snap, &c, &st, info);
-	judge_content(&c, &st, place_err, info, &dir);
+	judge_content(&c, &st, place_err, info, dir);
 	if (locks_err < 0)
 		unknown_lock_state(info, locks_err);
+}
+
+/* One inspection of name in dirfd, whose stat (for the place checks) is
+ * dir, with snap (not NULL) and the /proc answers it remembers. */
+void pidlock__inspect_in(int dirfd, const struct stat *dir, const char *name,
+			 const struct pidlock_snapshot *snap,
+			 struct pidlock_info *info)
+{
+	pidlock__info_reset(info);
+	pidlock__proc_memo(snap ? snap->serial : next_serial());
+	inspect_one(dirfd, dir, name, snap, info);
+	pidlock__proc_memo(0);
 }
 
 PIDLOCK_PUBLIC
@@ -749,17 +759,17 @@ int pidlock_inspectat(int dirfd, const char *name,
 		      struct pidlock_info *info)
 {
 	struct pidlock_snapshot *own = NULL;
+	struct stat dir;
 
 	if (!name || !info)
 		return -EINVAL;
-	pidlock__info_reset(info);
+	if (fstat(dirfd, &dir) < 0)
+		memset(&dir, 0, sizeof(dir)); /* then fstatat says why */
 	/* Without a snapshot, one for this inspection's steps to share (if
 	 * none can be taken, the lock's state is "unknown", as it says). */
 	if (!snap && pidlock_snapshot_new(&own) == 0)
 		snap = own;
-	pidlock__proc_memo(snap ? snap->serial : next_serial());
-	inspect_one(dirfd, name, snap, info);
-	pidlock__proc_memo(0);
+	pidlock__inspect_in(dirfd, &dir, name, snap, info);
 	pidlock_snapshot_free(own);
 	return 0;
 }

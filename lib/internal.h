@@ -137,6 +137,9 @@ void pidlock__held_add(dev_t dev, ino_t ino, const void *owner);
 void pidlock__held_remove(const void *owner);
 
 /* inspect.c */
+void pidlock__inspect_in(int dirfd, const struct stat *dir, const char *name,
+			 const struct pidlock_snapshot *snap,
+			 struct pidlock_info *info);
 bool pidlock__held_by_others(dev_t dev, ino_t ino);
 int pidlock__pid_holds(pid_t pid, dev_t dev, ino_t ino,
 		       struct pidlock_kernel_holder *h);

@@ -349,6 +349,21 @@ int pidlock_inspectat(int dirfd, const char *name,
 		      struct pidlock_info *info);
 
 /*
+ * Judge every lock file in the directory open at dirfd (not dot files, not
+ * subdirectories), in the order the directory lists them, as
+ * pidlock_inspectat() would, with one look at the directory for all of
+ * them; fn(name, info, arg) is called for each (not for a file removed
+ * meanwhile).  snap may be NULL to take one snapshot for the scan.
+ * Returns 0, fn's first non-zero return value (which ends the scan), or a
+ * negative errno value when the directory cannot be read.
+ */
+typedef int pidlock_scan_fn(const char *name, const struct pidlock_info *info,
+			    void *arg);
+PIDLOCK_MUST_CHECK
+int pidlock_inspect_dir(int dirfd, const struct pidlock_snapshot *snap,
+			pidlock_scan_fn *fn, void *arg);
+
+/*
  * Remove the lock file name in the directory open at dirfd if it is
  * stale, safely against acquirers, waiters and other cleaners: the file
  * is locked (without waiting) and judged while locked; decide(info, arg)

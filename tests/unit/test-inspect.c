@@ -8,6 +8,7 @@
  * The fine points of the judgement (PID reuse, boots, hosts, namespaces,
  * doubts) are test-judge's; this is the public entry point over them.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -190,6 +191,106 @@ static void one_snapshot_asks_about_a_dead_holder_once(void **state)
 	pidlock_snapshot_free(snap);
 }
 
+/* --- scanning a directory ---------------------------------------------- */
+
+#define SEEN_MAX 8
+
+struct seen {
+	int n;
+	char names[SEEN_MAX][32];
+	enum pidlock_state states[SEEN_MAX];
+	int stop_after;        /* return 7 after this many files; 0: never */
+	const char *chmod_dir; /* made world-writable after the first file */
+};
+
+static int note_file(const char *name, const struct pidlock_info *info,
+		     void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < SEEN_MAX) {
+		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
+		s->states[s->n] = info->state;
+	}
+	s->n++;
+	if (s->chmod_dir && s->n == 1)
+		assert_int_equal(chmod(s->chmod_dir, 0777), 0);
+	return s->stop_after && s->n == s->stop_after ? 7 : 0;
+}
+
+static int state_seen(const struct seen *s, const char *name)
+{
+	for (int i = 0; i < s->n && i < SEEN_MAX; i++)
+		if (strcmp(s->names[i], name) == 0)
+			return (int)s->states[i];
+	return -1;
+}
+
+/* Every lock file, judged as pidlock_inspectat() judges it; no dot file,
+ * no subdirectory; fn's non-zero return ends the scan. */
+static void inspect_dir_judges_each_lock_file(void **state)
+{
+	const char *sub = test_path("sub");
+	struct seen s = { 0 }, stop = { .stop_after = 2 };
+	struct holder h;
+	int dirfd;
+
+	(void)state;
+	holder_start(&h, test_path("held.lock"), 0);
+	make_stale(test_path("stale.lock"));
+	write_file(test_path("empty.lock"), "", 0);
+	write_file(test_path(".hidden"), "", 0);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	dirfd = open(test_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dirfd >= 0);
+
+	assert_int_equal(pidlock_inspect_dir(dirfd, NULL, note_file, &s), 0);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(state_seen(&s, "held.lock"), PIDLOCK_STATE_LIVE);
+	assert_int_equal(state_seen(&s, "stale.lock"), PIDLOCK_STATE_STALE);
+	assert_int_equal(state_seen(&s, "empty.lock"), PIDLOCK_STATE_FREE);
+
+	assert_int_equal(pidlock_inspect_dir(dirfd, NULL, note_file, &stop), 7);
+	assert_int_equal(stop.n, 2);
+	assert_int_equal(pidlock_inspect_dir(-1, NULL, note_file, &s), -EBADF);
+	assert_int_equal(pidlock_inspect_dir(dirfd, NULL, NULL, NULL), -EINVAL);
+
+	close(dirfd);
+	assert_int_equal(rmdir(sub), 0);
+	holder_stop(&h);
+}
+
+/*
+ * One look at the directory for the whole scan: made world-writable
+ * without the sticky bit during a scan, it is judged as it was when the
+ * scan began (every file as of one moment); the next inspection sees it.
+ */
+static void inspect_dir_looks_at_the_directory_once(void **state)
+{
+	const char *dir = test_path("scan"), *x = test_path("scan/x.lock"),
+		   *y = test_path("scan/y.lock");
+	struct pidlock_info info;
+	struct seen s = { .chmod_dir = dir };
+	int dirfd;
+
+	(void)state;
+	assert_int_equal(mkdir(dir, 0755), 0);
+	write_file(x, "", 0);
+	write_file(y, "", 0);
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dirfd >= 0);
+	assert_int_equal(pidlock_inspect_dir(dirfd, NULL, note_file, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.states[0], PIDLOCK_STATE_FREE);
+	assert_int_equal(s.states[1], PIDLOCK_STATE_FREE);
+	assert_int_equal(pidlock_inspectat(dirfd, "x.lock", NULL, &info), 0);
+	expect_state(&info, PIDLOCK_STATE_UNSAFE);
+	close(dirfd);
+	assert_int_equal(unlink(x), 0);
+	assert_int_equal(unlink(y), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* An empty file (as its stat says) is judged without being opened: the
  * one openat is pidlock_inspect()'s of the directory. */
 static void empty_file_is_not_opened(void **state)
@@ -285,6 +386,8 @@ int main(void)
 		cmocka_unit_test_teardown(snapshot_and_dirfd_agree, test_cleanup),
 		cmocka_unit_test_teardown(one_snapshot_reads_a_holder_once, test_cleanup),
 		cmocka_unit_test_teardown(one_snapshot_asks_about_a_dead_holder_once, test_cleanup),
+		cmocka_unit_test_teardown(inspect_dir_judges_each_lock_file, test_cleanup),
+		cmocka_unit_test_teardown(inspect_dir_looks_at_the_directory_once, test_cleanup),
 		cmocka_unit_test_teardown(empty_file_is_not_opened, test_cleanup),
 		cmocka_unit_test_teardown(bad_arguments_are_errors, test_cleanup),
 	};

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A scan of a lock directory (lockstat DIR): every lock file judged as of
+ * one moment, with one snapshot of the kernel's locks and one look at the
+ * directory itself.  Its place checks (a world-writable directory without
+ * the sticky bit; who owns it) and its filesystem are the same for every
+ * file in it: one fstat for the scan, not one per file.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Entries that are not lock files: dot files (the directory itself, its
+ * parent, temporary files of creations) and subdirectories. */
+static bool skipped(const struct dirent *d)
+{
+	return d->d_name[0] == '.' || d->d_type == DT_DIR;
+}
+
+static int scan(DIR *dp, const struct stat *dir,
+		const struct pidlock_snapshot *snap, struct pidlock_info *info,
+		pidlock_scan_fn *fn, void *arg)
+{
+	struct dirent *d;
+	int r = 0;
+
+	errno = 0;
+	while (r == 0 && (d = readdir(dp)) != NULL) {
+		if (skipped(d))
+			continue;
+		pidlock__inspect_in(dirfd(dp), dir, d->d_name, snap, info);
+		if (info->state != PIDLOCK_STATE_NONE) /* not gone meanwhile */
+			r = fn(d->d_name, info, arg);
+		errno = 0;
+	}
+	if (r == 0 && errno != 0)
+		r = -errno;
+	return r;
+}
+
+PIDLOCK_PUBLIC
+int pidlock_inspect_dir(int dirfd, const struct pidlock_snapshot *snap,
+			pidlock_scan_fn *fn, void *arg)
+{
+	struct pidlock_snapshot *own = NULL;
+	struct pidlock_info *info;
+	struct stat dir;
+	DIR *dp;
+	int fd, r;
+
+	if (!fn)
+		return -EINVAL;
+	/* A descriptor of our own to read the entries with: reading moves
+	 * the offset of its open file description, not of the caller's. */
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &dir) < 0 || !(dp = fdopendir(fd))) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (!(info = malloc(sizeof(*info)))) {
+		closedir(dp);
+		return -ENOMEM;
+	}
+	if (!snap && pidlock_snapshot_new(&own) == 0)
+		snap = own;
+	r = scan(dp, &dir, snap, info, fn, arg);
+	pidlock_snapshot_free(own);
+	free(info);
+	closedir(dp);
+	return r;
+}
