@@ -320,14 +320,8 @@ static int list_dir(struct table *t, const char *dir,
 		    const struct pidlock_snapshot *snap)
 {
 	struct dir_scan ds = { t, dir };
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+	int r = pidlock_inspect_dir(dir, snap, add_scanned, &ds);
 
-	if (fd < 0) {
-		warn("%s", esc(dir));
-		return -1;
-	}
-	r = pidlock_inspect_dir(fd, snap, add_scanned, &ds);
-	close(fd);
 	if (r < 0) {
 		warnx("%s: %s", esc(dir), pidlock_strerror(r));
 		return -1;

@@ -349,7 +349,7 @@ int pidlock_inspectat(int dirfd, const char *name,
 		      struct pidlock_info *info);
 
 /*
- * Judge every lock file in the directory open at dirfd (not dot files, not
+ * Judge every lock file in the directory at path (not dot files, not
  * subdirectories), in the order the directory lists them, as
  * pidlock_inspectat() would, with one look at the directory for all of
  * them; fn(name, info, arg) is called for each (not for a file removed
@@ -360,7 +360,7 @@ int pidlock_inspectat(int dirfd, const char *name,
 typedef int pidlock_scan_fn(const char *name, const struct pidlock_info *info,
 			    void *arg);
 PIDLOCK_MUST_CHECK
-int pidlock_inspect_dir(int dirfd, const struct pidlock_snapshot *snap,
+int pidlock_inspect_dir(const char *path, const struct pidlock_snapshot *snap,
 			pidlock_scan_fn *fn, void *arg);
 
 /*

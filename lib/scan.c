@@ -45,7 +45,7 @@ static int scan(DIR *dp, const struct stat *dir,
 }
 
 PIDLOCK_PUBLIC
-int pidlock_inspect_dir(int dirfd, const struct pidlock_snapshot *snap,
+int pidlock_inspect_dir(const char *path, const struct pidlock_snapshot *snap,
 			pidlock_scan_fn *fn, void *arg)
 {
 	struct pidlock_snapshot *own = NULL;
@@ -54,27 +54,24 @@ int pidlock_inspect_dir(int dirfd, const struct pidlock_snapshot *snap,
 	DIR *dp;
 	int fd, r;
 
-	if (!fn)
+	if (!path || !fn)
 		return -EINVAL;
-	/* A descriptor of our own to read the entries with: reading moves
-	 * the offset of its open file description, not of the caller's. */
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &dir) < 0 || !(dp = fdopendir(fd))) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	if (!(info = malloc(sizeof(*info)))) {
-		closedir(dp);
+	if (!(info = malloc(sizeof(*info))))
 		return -ENOMEM;
-	}
+	/* The snapshot first: its descriptor is closed before the
+	 * directory's is opened (a scan needs one at a time). */
 	if (!snap && pidlock_snapshot_new(&own) == 0)
 		snap = own;
-	r = scan(dp, &dir, snap, info, fn, arg);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &dir) < 0 || !(dp = fdopendir(fd))) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+	} else {
+		r = scan(dp, &dir, snap, info, fn, arg);
+		closedir(dp);
+	}
 	pidlock_snapshot_free(own);
 	free(info);
-	closedir(dp);
 	return r;
 }

@@ -233,7 +233,6 @@ static void inspect_dir_judges_each_lock_file(void **state)
 	const char *sub = test_path("sub");
 	struct seen s = { 0 }, stop = { .stop_after = 2 };
 	struct holder h;
-	int dirfd;
 
 	(void)state;
 	holder_start(&h, test_path("held.lock"), 0);
@@ -241,21 +240,22 @@ static void inspect_dir_judges_each_lock_file(void **state)
 	write_file(test_path("empty.lock"), "", 0);
 	write_file(test_path(".hidden"), "", 0);
 	assert_int_equal(mkdir(sub, 0755), 0);
-	dirfd = open(test_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(dirfd >= 0);
 
-	assert_int_equal(pidlock_inspect_dir(dirfd, NULL, note_file, &s), 0);
+	assert_int_equal(pidlock_inspect_dir(test_dir, NULL, note_file, &s), 0);
 	assert_int_equal(s.n, 3);
 	assert_int_equal(state_seen(&s, "held.lock"), PIDLOCK_STATE_LIVE);
 	assert_int_equal(state_seen(&s, "stale.lock"), PIDLOCK_STATE_STALE);
 	assert_int_equal(state_seen(&s, "empty.lock"), PIDLOCK_STATE_FREE);
 
-	assert_int_equal(pidlock_inspect_dir(dirfd, NULL, note_file, &stop), 7);
+	assert_int_equal(pidlock_inspect_dir(test_dir, NULL, note_file, &stop), 7);
 	assert_int_equal(stop.n, 2);
-	assert_int_equal(pidlock_inspect_dir(-1, NULL, note_file, &s), -EBADF);
-	assert_int_equal(pidlock_inspect_dir(dirfd, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(pidlock_inspect_dir(test_path("held.lock"), NULL,
+					     note_file, &s), -ENOTDIR);
+	assert_int_equal(pidlock_inspect_dir(test_path("none"), NULL,
+					     note_file, &s), -ENOENT);
+	assert_int_equal(pidlock_inspect_dir(NULL, NULL, note_file, &s), -EINVAL);
+	assert_int_equal(pidlock_inspect_dir(test_dir, NULL, NULL, NULL), -EINVAL);
 
-	close(dirfd);
 	assert_int_equal(rmdir(sub), 0);
 	holder_stop(&h);
 }
@@ -271,21 +271,17 @@ static void inspect_dir_looks_at_the_directory_once(void **state)
 		   *y = test_path("scan/y.lock");
 	struct pidlock_info info;
 	struct seen s = { .chmod_dir = dir };
-	int dirfd;
 
 	(void)state;
 	assert_int_equal(mkdir(dir, 0755), 0);
 	write_file(x, "", 0);
 	write_file(y, "", 0);
-	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(dirfd >= 0);
-	assert_int_equal(pidlock_inspect_dir(dirfd, NULL, note_file, &s), 0);
+	assert_int_equal(pidlock_inspect_dir(dir, NULL, note_file, &s), 0);
 	assert_int_equal(s.n, 2);
 	assert_int_equal(s.states[0], PIDLOCK_STATE_FREE);
 	assert_int_equal(s.states[1], PIDLOCK_STATE_FREE);
-	assert_int_equal(pidlock_inspectat(dirfd, "x.lock", NULL, &info), 0);
+	assert_int_equal(pidlock_inspect(x, NULL, &info), 0);
 	expect_state(&info, PIDLOCK_STATE_UNSAFE);
-	close(dirfd);
 	assert_int_equal(unlink(x), 0);
 	assert_int_equal(unlink(y), 0);
 	assert_int_equal(rmdir(dir), 0);
