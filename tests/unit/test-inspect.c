@@ -201,7 +201,23 @@ struct seen {
 	enum pidlock_state states[SEEN_MAX];
 	int stop_after;        /* return 7 after this many files; 0: never */
 	const char *chmod_dir; /* made world-writable after the first file */
+	const char *empty_dir; /* its other files removed after the first */
 };
+
+/* Removes every file in dir but keep (the scan has listed them already:
+ * a directory is read in batches). */
+static void remove_others(const char *dir, const char *keep)
+{
+	const char *names[] = { "x.lock", "y.lock", "z.lock" };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(names[i], keep) == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		assert_int_equal(unlink(path), 0);
+	}
+}
 
 static int note_file(const char *name, const struct pidlock_info *info,
 		     void *arg)
@@ -215,6 +231,8 @@ static int note_file(const char *name, const struct pidlock_info *info,
 	s->n++;
 	if (s->chmod_dir && s->n == 1)
 		assert_int_equal(chmod(s->chmod_dir, 0777), 0);
+	if (s->empty_dir && s->n == 1)
+		remove_others(s->empty_dir, name);
 	return s->stop_after && s->n == s->stop_after ? 7 : 0;
 }
 
@@ -284,6 +302,27 @@ static void inspect_dir_looks_at_the_directory_once(void **state)
 	expect_state(&info, PIDLOCK_STATE_UNSAFE);
 	assert_int_equal(unlink(x), 0);
 	assert_int_equal(unlink(y), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* A file removed between the listing and its judgement is not reported
+ * (as if the listing had come a moment later). */
+static void inspect_dir_skips_files_removed_meanwhile(void **state)
+{
+	const char *dir = test_path("gone");
+	struct seen s = { .empty_dir = dir };
+	char path[PATH_MAX];
+
+	(void)state;
+	assert_int_equal(mkdir(dir, 0755), 0);
+	for (char c = 'x'; c <= 'z'; c++) {
+		snprintf(path, sizeof(path), "%s/%c.lock", dir, c);
+		write_file(path, "", 0);
+	}
+	assert_int_equal(pidlock_inspect_dir(dir, NULL, note_file, &s), 0);
+	assert_int_equal(s.n, 1);
+	snprintf(path, sizeof(path), "%s/%s", dir, s.names[0]);
+	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);
 }
 
@@ -384,6 +423,7 @@ int main(void)
 		cmocka_unit_test_teardown(one_snapshot_asks_about_a_dead_holder_once, test_cleanup),
 		cmocka_unit_test_teardown(inspect_dir_judges_each_lock_file, test_cleanup),
 		cmocka_unit_test_teardown(inspect_dir_looks_at_the_directory_once, test_cleanup),
+		cmocka_unit_test_teardown(inspect_dir_skips_files_removed_meanwhile, test_cleanup),
 		cmocka_unit_test_teardown(empty_file_is_not_opened, test_cleanup),
 		cmocka_unit_test_teardown(bad_arguments_are_errors, test_cleanup),
 	};
