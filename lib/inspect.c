@@ -742,7 +742,8 @@ static void inspect_one(int dirfd, const struct stat *dir, const char *name,
 }
 
 /* One inspection of name in dirfd, whose stat (for the place checks) is
- * dir, with snap (not NULL) and the /proc answers it remembers. */
+ * dir, with snap (NULL: none could be taken) and the /proc answers that
+ * the snapshot's inspections share. */
 void pidlock__inspect_in(int dirfd, const struct stat *dir, const char *name,
 			 const struct pidlock_snapshot *snap,
 			 struct pidlock_info *info)
