@@ -99,7 +99,7 @@ timeout_gives_up_cleanly it times a 300 ms wait to within 150 ms
 same_thread_twice_edeadlk it requires EDEADLK within 500 ms
 foreign_pidfile it checks that the waiter sleeps on a pidfd, and valgrind 3.19 has no pidfd_open(2)
 create_linkat_eexist_forever a 10 s alarm bounds the retries, and each retry costs 20-50 times more under memcheck
-inspection_never_disturbs 3000 acquire/release rounds must finish within 60 s
+inspection_never_disturbs 3000 acquire/release rounds and 200 inspections (which may walk /proc) must finish within 60 s, and memcheck makes each 20-50 times slower
 t_ulimit_nofile valgrind itself cannot start under a small ulimit -n (its preloaded objects need descriptors)
 t_all_scales it counts lockstat's system calls under strace, and memcheck makes thousands of its own
 t_wait_timeout_accuracy it times a 300 ms wait to within 200 ms
