@@ -280,3 +280,14 @@ const char *lock_arg_why(int err, char *buf, size_t size)
 	}
 	return pidlock_strerror(err);
 }
+
+char *path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir);
+	char *path;
+
+	if (asprintf(&path, "%s%s%s", dir, n && dir[n - 1] != '/' ? "/" : "",
+		     name) < 0)
+		err(EX_OSERR, "out of memory");
+	return path;
+}

@@ -66,4 +66,8 @@ void use_ctype_locale(void);
 char *safe_encode(const char *s, char *buf, size_t size);
 const char *esc(const char *s);
 
+/* dir/name on the heap, however long (a tree walked with -r may go past
+ * PATH_MAX); exits on ENOMEM. */
+char *path_join(const char *dir, const char *name);
+
 #endif

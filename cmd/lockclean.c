@@ -252,17 +252,6 @@ static const struct pidlock_snapshot *dry_snapshot(void)
 	return snapshot;
 }
 
-/* dir/name, however deep the tree: -r may go past PATH_MAX. */
-static char *join(const char *dir, const char *name)
-{
-	char *path;
-
-	if (asprintf(&path, "%s%s%s", dir,
-		     dir[strlen(dir) - 1] == '/' ? "" : "/", name) < 0)
-		err(EX_OSERR, "out of memory");
-	return path;
-}
-
 static void report_failed(const char *path, struct pidlock_info *info)
 {
 	results.failed++;
@@ -275,7 +264,7 @@ static void report_failed(const char *path, struct pidlock_info *info)
 
 static void clean_one(int dirfd, const char *dir, const char *name)
 {
-	char *path = join(dir, name);
+	char *path = path_join(dir, name);
 	struct pidlock_info info;
 	int r;
 
@@ -340,7 +329,7 @@ static void descend(int dirfd, const char *dir, const char *name, dev_t dev)
 
 	if (fd < 0)
 		return;
-	path = join(dir, name);
+	path = path_join(dir, name);
 	if (fstat(fd, &st) == 0 && st.st_dev == dev)
 		clean_dir(fd, path, dev); /* takes fd */
 	else

@@ -307,11 +307,8 @@ static int add_scanned(const char *name, const struct pidlock_info *info,
 		       void *arg)
 {
 	struct dir_scan *ds = arg;
-	const char *dir = ds->dir;
 
-	add_row(ds->t, xasprintf("%s%s%s", dir,
-				 dir[0] && dir[strlen(dir) - 1] != '/' ? "/" : "",
-				 name), info);
+	add_row(ds->t, path_join(ds->dir, name), info);
 	return 0;
 }
 
