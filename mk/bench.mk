@@ -15,12 +15,16 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(B)/bench/pidlock-bench
 BENCH_PY   := /usr/bin/python3
 QUICK ?=
+# liburing: only the scan's io_uring row (tests/bench/scan.c) uses it, to
+# measure whether batching pays (issue 18); the library and tools never do.
+URING_LIBS := $(shell pkg-config --libs liburing 2>/dev/null)
+BENCH_URING := $(if $(URING_LIBS),-DHAVE_LIBURING)
 
 .PHONY: bench bench-build
 $(BENCH_BIN): $(BENCH_SRCS) tests/bench/bench.h $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ilib -o $@ $(BENCH_SRCS) $(LIB_A) \
-	    $(LDFLAGS) $(BSD_LIBS)
+	$(CC) $(CPPFLAGS) $(BENCH_URING) $(ALL_CFLAGS) -Ilib -o $@ $(BENCH_SRCS) \
+	    $(LIB_A) $(LDFLAGS) $(BSD_LIBS) $(URING_LIBS)
 
 # lockrun twice more, libbsd and libmd linked each way, whatever STATIC_BSD
 # the tools were built with: the process table compares their start-up.

@@ -67,6 +67,9 @@ int cmd_cycle(int argc, char **argv);
 int cmd_contend(int argc, char **argv);
 int cmd_hold(int argc, char **argv);
 
+/* scan.c */
+int cmd_scanfloor(int argc, char **argv);
+
 /* spawn.c */
 int cmd_spawn(int argc, char **argv);
 

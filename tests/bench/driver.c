@@ -13,7 +13,7 @@ static const struct {
 	{ "handoff", cmd_handoff }, { "chain", cmd_chain },
 	{ "stamp", cmd_stamp },     { "cycle", cmd_cycle },
 	{ "contend", cmd_contend }, { "hold", cmd_hold },
-	{ "spawn", cmd_spawn },
+	{ "spawn", cmd_spawn },     { "scanfloor", cmd_scanfloor },
 };
 
 int main(int argc, char **argv)
@@ -22,5 +22,5 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 			if (strcmp(argv[1], commands[i].name) == 0)
 				return commands[i].fn(argc - 1, argv + 1);
-	errx(2, "usage: pidlock-bench handoff|chain|stamp|cycle|contend|hold|spawn ...");
+	errx(2, "usage: pidlock-bench handoff|chain|stamp|cycle|contend|hold|spawn|scanfloor ...");
 }

@@ -14,10 +14,18 @@
  * sample.  The releaser then waits for the other side to own the lock
  * before it queues again, so every sample is a handoff, never the
  * releaser taking the lock back.
+ *
+ * Where the waiter runs matters as much as what it does: left to the
+ * scheduler, a woken waiter runs on the releaser's CPU (the run counts how
+ * often), so it starts only when the releaser sleeps, after whatever the
+ * release does after its unlock.  "cpus" pins each worker to a CPU of its
+ * own: the waiter then wakes on another CPU, as when the releaser goes on
+ * working.
  */
 #include <err.h>
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +41,8 @@
 
 struct handoff {
 	_Atomic int64_t t_release;
+	_Atomic int cpu_release;   /* the CPU the last release ran on */
+	_Atomic long same_cpu;     /* samples whose waiter ran on that CPU */
 	_Atomic int releaser;      /* who released last, -1: nobody yet */
 	_Atomic int owner;         /* who holds the lock, -1: nobody */
 	_Atomic int started;       /* worker 0 holds its first lock */
@@ -43,6 +53,7 @@ struct handoff {
 	_Atomic long n;
 	_Atomic long unverified;   /* the waiter was not seen waiting in time */
 	long want;
+	int cpu[2];                /* worker i's CPU, -1: the scheduler's choice */
 	int64_t samples[];
 };
 
@@ -74,6 +85,7 @@ static int hand_over(struct handoff *h, struct locker *l, int me,
 		atomic_fetch_add(&h->unverified, 1);
 	if (l->poll_ms)
 		sleep_ns((int64_t)(rnd_next(seed) % (uint64_t)(l->poll_ms * NS_PER_MS)));
+	atomic_store(&h->cpu_release, sched_getcpu());
 	atomic_store(&h->t_release, now_ns());
 	atomic_store(&h->releaser, me);
 	r = l->release(l);
@@ -85,11 +97,24 @@ static int hand_over(struct handoff *h, struct locker *l, int me,
 	return 0;
 }
 
+static int pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
+}
+
 static int worker(struct handoff *h, struct locker *l, const char *path, int me)
 {
 	uint64_t seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL;
-	int r = l->open(l, path);
+	int r = pin_to(h->cpu[me]);
 
+	if (r == 0)
+		r = l->open(l, path);
 	if (r < 0)
 		return r;
 	atomic_store(&h->pid[me], getpid());
@@ -109,6 +134,9 @@ static int worker(struct handoff *h, struct locker *l, const char *path, int me)
 			long k = atomic_fetch_add(&h->n, 1);
 			if (k < h->want)
 				h->samples[k] = t - atomic_load(&h->t_release);
+			if (k < h->want &&
+			    sched_getcpu() == atomic_load(&h->cpu_release))
+				atomic_fetch_add(&h->same_cpu, 1);
 		}
 		atomic_store(&h->owner, me);
 		atomic_store(&h->started, 1);
@@ -141,7 +169,22 @@ static pid_t fork_worker(struct handoff *h, struct locker *l, const char *path,
 	return pid;
 }
 
-/* handoff LOCKER PATH N */
+/* The first two CPUs this process may run on, for "cpus". */
+static void two_cpus(int cpu[2])
+{
+	cpu_set_t set;
+	int found = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		err(1, "sched_getaffinity");
+	for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
+		if (CPU_ISSET(c, &set))
+			cpu[found++] = c;
+	if (found < 2)
+		errx(1, "handoff cpus: fewer than two CPUs to run on");
+}
+
+/* handoff LOCKER PATH N [cpus] */
 int cmd_handoff(int argc, char **argv)
 {
 	struct locker l;
@@ -150,13 +193,16 @@ int cmd_handoff(int argc, char **argv)
 	long n;
 	pid_t w[2];
 
-	if (argc != 4)
-		errx(2, "usage: handoff LOCKER PATH N");
+	if (argc != 4 && !(argc == 5 && strcmp(argv[4], "cpus") == 0))
+		errx(2, "usage: handoff LOCKER PATH N [cpus]");
 	if (locker_find(&l, argv[1]) < 0)
 		errx(2, "unknown locker %s", argv[1]);
 	n = arg_long(argv[3], 1, 10000000, "N");
 	h = shared_anon(sizeof(*h) + (size_t)n * sizeof(int64_t));
 	h->want = n;
+	h->cpu[0] = h->cpu[1] = -1;
+	if (argc == 5)
+		two_cpus(h->cpu);
 	atomic_store(&h->releaser, -1);
 	atomic_store(&h->owner, -1);
 	w[0] = fork_worker(h, &l, argv[2], 0);
@@ -171,6 +217,8 @@ int cmd_handoff(int argc, char **argv)
 	json_str("locker", l.name);
 	json_int("poll_ms", l.poll_ms);
 	json_int("unverified", atomic_load(&h->unverified));
+	json_int("pinned", argc == 5);
+	json_int("same_cpu", atomic_load(&h->same_cpu));
 	json_array("samples_ns", h->samples, (size_t)n);
 	json_end();
 	return 0;
