@@ -42,6 +42,7 @@ struct fd_table {
 	int err;                /* reading it failed: -errno */
 	struct fd_ent *fds;
 	size_t nfds;
+	bool last_first;        /* try its descriptors from the last (fds_hold) */
 };
 
 /*
@@ -365,20 +366,34 @@ static int read_fdinfo(int piddir, pid_t pid, int fd, char *buf, size_t size)
 	return 0;
 }
 
-/* Does one of the descriptors fds of dev:ino hold a lock on it? */
+/*
+ * Does one of the descriptors fds of dev:ino hold a lock on it?  A pidlock
+ * holder has two on its file, the locked one and the record's writer, the
+ * writer first where it created the file and last where it found it.  A
+ * holder of many locks mostly got them alike, so the order that found its
+ * last one is tried first (*last_first, kept with its table; NULL: from
+ * the first): one fdinfo read a lock, not two.
+ */
 static bool fds_hold(int piddir, pid_t pid, const struct fd_ent *fds,
 		     size_t nfds, dev_t dev, ino_t ino,
-		     struct pidlock_kernel_holder *h)
+		     struct pidlock_kernel_holder *h, bool *last_first)
 {
+	bool backwards = last_first && *last_first;
+	unsigned tried = 0;
 	char buf[1024];
 
-	for (size_t i = 0; i < nfds; i++) {
-		if (fds[i].dev != dev || fds[i].ino != ino)
+	for (size_t k = 0; k < nfds; k++) {
+		const struct fd_ent *f = &fds[backwards ? nfds - 1 - k : k];
+		if (f->dev != dev || f->ino != ino)
 			continue;
-		if (read_fdinfo(piddir, pid, fds[i].fd, buf, sizeof(buf)) < 0)
+		tried++;
+		if (read_fdinfo(piddir, pid, f->fd, buf, sizeof(buf)) < 0)
 			continue;
-		if (fdinfo_names(buf, dev, ino, h))
+		if (fdinfo_names(buf, dev, ino, h)) {
+			if (last_first && tried > 1)
+				*last_first = !backwards;
 			return true;
+		}
 	}
 	return false;
 }
@@ -392,7 +407,7 @@ static int piddir_holds(int piddir, dev_t dev, ino_t ino,
 	int r = load_fds(piddir, &fds, &nfds);
 
 	if (r == 0)
-		r = fds_hold(piddir, 0, fds, nfds, dev, ino, h);
+		r = fds_hold(piddir, 0, fds, nfds, dev, ino, h, NULL);
 	free(fds);
 	return r;
 }
@@ -446,7 +461,8 @@ static int snap_pid_holds(struct pidlock_snapshot *snap, pid_t pid, dev_t dev,
 	pthread_mutex_lock(&snap->fds_lock);
 	t = snap_fd_table(snap, pid);
 	r = t->err < 0 ? t->err
-		       : fds_hold(-1, pid, t->fds, t->nfds, dev, ino, h);
+		       : fds_hold(-1, pid, t->fds, t->nfds, dev, ino, h,
+				  &t->last_first);
 	pthread_mutex_unlock(&snap->fds_lock);
 	if (r == 1)
 		h->pid = pid;

@@ -191,6 +191,89 @@ static void one_snapshot_asks_about_a_dead_holder_once(void **state)
 	pidlock_snapshot_free(snap);
 }
 
+/*
+ * A holder of several locks got them alike: it created the first three
+ * files (its record's writer is its lower descriptor on each) and found
+ * the last three there (its locked descriptor is the lower).  With one
+ * snapshot, after the first lock of each kind the order that found the
+ * last one is tried first: one fdinfo read a lock, so an inspection opens
+ * the directory, the file and one fdinfo.  Without that, each created one
+ * cost two reads.
+ */
+#define ALIKE 3
+
+struct many {
+	char paths[2 * ALIKE][PATH_MAX];
+	struct gate ready, release;
+};
+
+static int hold_many(void *arg)
+{
+	struct many *m = arg;
+	struct pidlock *locks[2 * ALIKE] = { NULL };
+	int r = 0;
+
+	for (int i = 0; i < 2 * ALIKE && r == 0; i++)
+		if ((r = pidlock_new(&locks[i], m->paths[i])) == 0)
+			r = pidlock_acquire(locks[i], 0, PIDLOCK_NO_WAIT);
+	put(m->ready.fd[1], &r, sizeof(r));
+	if (r == 0 && !gate_wait_ms(&m->release, 4 * DEADLINE_MS))
+		r = 3;
+	for (int i = 0; i < 2 * ALIKE; i++)
+		pidlock_free(locks[i]); /* releases what it holds */
+	return r == 0 ? 0 : 1;
+}
+
+static int fdinfo_opens_to_inspect(const char *path,
+				   struct pidlock_snapshot *snap, pid_t holder)
+{
+	struct pidlock_info info;
+	int before = mock_calls(MOCK_OPENAT);
+
+	assert_int_equal(pidlock_inspect(path, snap, &info), 0);
+	expect_state(&info, PIDLOCK_STATE_LIVE);
+	assert_int_equal(info.live_pid, holder);
+	return mock_calls(MOCK_OPENAT) - before - 2; /* the directory, the file */
+}
+
+static void one_fdinfo_read_a_lock_of_a_holder_of_many(void **state)
+{
+	struct pidlock_snapshot *snap;
+	struct many m;
+	pid_t pid;
+	int r = 1;
+
+	(void)state;
+	for (int i = 0; i < 2 * ALIKE; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "%s-%d.lock", i < ALIKE ? "made" : "found", i);
+		snprintf(m.paths[i], sizeof(m.paths[i]), "%s", test_path(name));
+		if (i >= ALIKE)
+			write_file(m.paths[i], "", 0);
+	}
+	gate_open(&m.ready);
+	gate_open(&m.release);
+	pid = kid_start(hold_many, &m);
+	assert_true(get(m.ready.fd[0], &r, sizeof(r), DEADLINE_MS));
+	assert_int_equal(r, 0);
+	assert_int_equal(pidlock_snapshot_new(&snap), 0);
+	/* The first reads the holder's /proc into the snapshot; the first
+	 * of a kind may take two fdinfo reads: it sets the order. */
+	(void)fdinfo_opens_to_inspect(m.paths[0], snap, pid);
+	for (int i = 1; i < 2 * ALIKE; i++) {
+		int reads = fdinfo_opens_to_inspect(m.paths[i], snap, pid);
+		if (i == ALIKE)
+			assert_in_range(reads, 1, 2);
+		else
+			assert_int_equal(reads, 1);
+	}
+	pidlock_snapshot_free(snap);
+	gate_pass(&m.release);
+	assert_int_equal(kid_reap(pid, DEADLINE_MS), 0);
+	gate_close(&m.ready);
+	gate_close(&m.release);
+}
+
 /* --- scanning a directory ---------------------------------------------- */
 
 #define SEEN_MAX 8
@@ -421,6 +504,7 @@ int main(void)
 		cmocka_unit_test_teardown(snapshot_and_dirfd_agree, test_cleanup),
 		cmocka_unit_test_teardown(one_snapshot_reads_a_holder_once, test_cleanup),
 		cmocka_unit_test_teardown(one_snapshot_asks_about_a_dead_holder_once, test_cleanup),
+		cmocka_unit_test_teardown(one_fdinfo_read_a_lock_of_a_holder_of_many, test_cleanup),
 		cmocka_unit_test_teardown(inspect_dir_judges_each_lock_file, test_cleanup),
 		cmocka_unit_test_teardown(inspect_dir_looks_at_the_directory_once, test_cleanup),
 		cmocka_unit_test_teardown(inspect_dir_skips_files_removed_meanwhile, test_cleanup),
