@@ -36,7 +36,7 @@ struct pidlock {
 	char *path, *dir, *base;
 	int fd;            /* the locked descriptor, -1 when not held */
 	int wfd;           /* the record's writer, -1: write through fd */
-	int dirfd;         /* the directory, while held */
+	int dirfd;         /* the directory, while held to be unlinked */
 	int user_fd;       /* pidlock_new_fd(): the caller's descriptor */
 	struct pidlock__inode spare; /* a waiter's inode, ready to publish */
 	dev_t dev;
@@ -675,6 +675,21 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 	return take_existing(lock, dirfd, fd, &st, size, deadline, timeout_ms);
 }
 
+/*
+ * The directory is kept while the lock is held only when release removes
+ * the file (unlinked relative to it, after the name is verified): a
+ * release that empties the file needs only the writer, so a held lock
+ * costs two descriptors, and a scan of its holder's table one stat less.
+ */
+static void hold_dir(struct pidlock *lock, int dirfd)
+{
+	if (lock->keep) {
+		close(dirfd);
+		dirfd = -1;
+	}
+	lock->dirfd = dirfd;
+}
+
 static int acquire_fd(struct pidlock *lock, int timeout_ms,
 		      const struct timespec *deadline)
 {
@@ -756,7 +771,7 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 		close(dirfd);
 		return r == RETRY ? -EBUSY : r;
 	}
-	lock->dirfd = dirfd;
+	hold_dir(lock, dirfd);
 	if (!lock->recovered && lock->holder.state != PIDLOCK_STATE_LIVE &&
 	    lock->holder.state != PIDLOCK_STATE_LIVE_INHERITED)
 		pidlock__info_reset(&lock->holder);
@@ -798,7 +813,8 @@ int pidlock_release(struct pidlock *lock)
 		return 0;
 	}
 	if (lock->handed && (r = take_back(lock)) < 0) {
-		close(lock->dirfd);
+		if (lock->dirfd >= 0)
+			close(lock->dirfd);
 		lock->fd = lock->dirfd = -1;
 		return r;
 	}
@@ -816,7 +832,8 @@ int pidlock_release(struct pidlock *lock)
 	close(lock->fd);
 	if (lock->wfd >= 0)
 		close(lock->wfd);
-	close(lock->dirfd);
+	if (lock->dirfd >= 0)
+		close(lock->dirfd);
 	lock->fd = lock->wfd = lock->dirfd = -1;
 	lock->has_record = false;
 	return r;

@@ -349,6 +349,35 @@ static void kept_empty_file_takes_few_calls(void **state)
 	pidlock_free(lock);
 }
 
+/*
+ * A held lock costs two descriptors (the locked one and the record's
+ * writer) when release empties the file; the directory is kept too only
+ * when release unlinks the file relative to it (PIDLOCK_UNLINK, on a file
+ * it created: a kept file found there stays).  Release gives all back.
+ */
+static void held_lock_costs_two_descriptors(void **state)
+{
+	const struct { unsigned flags; int held; } modes[] = {
+		{ 0, 2 }, { PIDLOCK_KEEP, 2 }, { PIDLOCK_UNLINK, 3 },
+	};
+	const char *path = test_path("fds.lock");
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct pidlock *lock;
+		int before;
+
+		(void)unlink(path);
+		assert_int_equal(pidlock_new(&lock, path), 0);
+		before = count_fds();
+		assert_int_equal(pidlock_acquire(lock, modes[i].flags, PIDLOCK_NO_WAIT), 0);
+		assert_int_equal(count_fds() - before, modes[i].held);
+		assert_int_equal(pidlock_release(lock), 0);
+		assert_int_equal(count_fds(), before);
+		pidlock_free(lock);
+	}
+}
+
 static void shared_holders(void **state)
 {
 	const char *path = test_path("t13.lock");
@@ -394,6 +423,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(create_release_record_cloexec, test_cleanup),
 		cmocka_unit_test_teardown(kept_empty_file_takes_few_calls, test_cleanup),
+		cmocka_unit_test_teardown(held_lock_costs_two_descriptors, test_cleanup),
 		cmocka_unit_test_teardown(racing_creators_one_wins, test_cleanup),
 		cmocka_unit_test_teardown(killed_holder_recovered, test_cleanup),
 		cmocka_unit_test_teardown(concurrent_breakers_one_wins, test_cleanup),
