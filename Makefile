@@ -223,7 +223,7 @@ $(B)/man/%: man/%.scd
 # --- tests -----------------------------------------------------------------
 # Every libc call that decides liveness or a failure path can be faked.
 WRAPPED := kill openat flock linkat renameat renameat2 pwrite pread \
-           ftruncate fstatat unlinkat fchmod sigaction
+           ftruncate fstatat unlinkat fchmod sigaction geteuid
 WRAP_FLAGS := $(foreach f,$(WRAPPED),-Wl,--wrap=$(f))
 
 TEST_LIB_OBJS := $(LIB_SRCS:lib/%.c=$(B)/test/lib/%.o)

@@ -53,6 +53,7 @@ struct pidlock__self {
 /* What our record says beyond the facts of this process and machine. */
 struct pidlock__record_spec {
 	pid_t pid;           /* the process line 1 names, 0: ourselves */
+	uid_t euid;          /* ours, as of the call that writes the record */
 	const char *comm;    /* "": that process's own name */
 	const char *message;
 	bool keep;           /* keep=1: release empties the file */

@@ -51,6 +51,7 @@ struct pidlock {
 	bool recovered;
 	bool netfs;
 	pid_t record_pid;  /* line 1, 0: ourselves */
+	uid_t euid;        /* as of the acquire or update that writes the record */
 	size_t file_len;   /* bytes in the file, as far as we know */
 	char comm[256];
 	char message[1024];
@@ -202,7 +203,7 @@ const struct pidlock_info *pidlock_holder(const struct pidlock *lock)
 static struct pidlock__record_spec record_spec(const struct pidlock *lock)
 {
 	return (struct pidlock__record_spec){
-		.pid = lock->record_pid, .comm = lock->comm,
+		.pid = lock->record_pid, .euid = lock->euid, .comm = lock->comm,
 		.message = lock->message, .keep = lock->keep,
 	};
 }
@@ -620,7 +621,7 @@ static int try_acquire(struct pidlock *lock, int dirfd, const struct stat *dir,
 			       : pidlock__check_type(&st, &lock->holder);
 	/* Not even a record naming the owner makes its file safe to hold:
 	 * its owner can still unlink it under us. */
-	foreign = r == -PIDLOCK_EOWNER && geteuid() == 0;
+	foreign = r == -PIDLOCK_EOWNER && lock->euid == 0;
 	if (r < 0 && !foreign)
 		return r;
 	fd = pidlock__open_locking(dirfd, lock->base, &st,
@@ -749,6 +750,10 @@ int pidlock_acquire(struct pidlock *lock, unsigned flags, int timeout_ms)
 	lock->flags = flags;
 	lock->handed = false;
 	lock->recovered = lock->has_record = false;
+	/* Read as the call begins: a waiter then has one system call less
+	 * between its wake-up and its return. */
+	if (wants_record(lock))
+		lock->euid = geteuid();
 	if (timeout_ms > 0) {
 		until = pidlock__deadline_after(timeout_ms);
 		deadline = &until;
@@ -853,6 +858,7 @@ int pidlock_update(struct pidlock *lock, pid_t pid)
 	if (pid == pidlock__self_pid())
 		pid = 0;
 	lock->record_pid = pid;
+	lock->euid = geteuid();
 	/* Naming ourselves again is the caller's word that no heir holds it. */
 	lock->handed = pid != 0;
 	return write_record_in_place(lock);

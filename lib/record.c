@@ -352,7 +352,7 @@ int pidlock__record_build(const struct pidlock__record_spec *spec,
 	if (pid == self.pid) { /* the common case: facts read once per process */
 		rec->start_time = self.start_time;
 		rec->pidns = self.pidns;
-		rec->uid = geteuid();
+		rec->uid = spec->euid;
 	} else if ((r = pidlock__proc_identity(pid, &rec->start_time, &rec->pidns,
 					       &rec->uid, comm, sizeof(comm))) < 0) {
 		return r;

@@ -36,6 +36,7 @@ static bool no_tmpfile;
 static const char *const fn_names[MOCK_COUNT] = {
 	"kill", "openat", "flock", "linkat", "renameat", "renameat2",
 	"pwrite", "pread", "ftruncate", "fstatat", "unlinkat", "fchmod",
+	"geteuid",
 };
 
 #define MAX_FAKE 32
@@ -310,3 +311,13 @@ int __wrap_unlinkat(int dirfd, const char *path, int flags)
 int __real_fchmod(int fd, mode_t mode);
 int __wrap_fchmod(int fd, mode_t mode);
 int __wrap_fchmod(int fd, mode_t mode) { PASS(MOCK_FCHMOD, __real_fchmod(fd, mode)); }
+
+/* It cannot fail: counted and traced only (it is a system call, and a
+ * waiter's calls after its wake-up are counted one by one). */
+uid_t __real_geteuid(void);
+uid_t __wrap_geteuid(void);
+uid_t __wrap_geteuid(void)
+{
+	(void)faulted(MOCK_GETEUID);
+	return __real_geteuid();
+}

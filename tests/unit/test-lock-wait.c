@@ -99,11 +99,12 @@ static void waiter_sleeps_in_kernel(void **state)
 /*
  * From the kernel's wake-up to holding the lock, a waiter does only what
  * it must, since every call there is handoff latency.  By default (the
- * file is kept, pidlock(5)): one look at the name, one read of the
- * content (emptied by the release), the open of the record's writer (the
- * lock is held through a read-only descriptor), the record written over
- * it -- no cut, since nothing was there.  With PIDLOCK_UNLINK: the look at the name (the
- * holder unlinked it), the record written into the inode readied before
+ * file is kept, pidlock(5)): one look at the name (it still carries the
+ * inode locked, and its size says the release emptied it, so no read),
+ * then the record written through the writer opened before sleeping --
+ * no cut, since nothing was there, and no geteuid: the uid was read as
+ * the call began.  With PIDLOCK_UNLINK: the look at the name (the holder
+ * unlinked it), the record written into the inode readied before
  * sleeping, and the link that publishes it.  (Not wrapped, so not seen
  * here: the close of the old descriptor.)
  */
