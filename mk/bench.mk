@@ -2,9 +2,11 @@
 # Included by the top-level Makefile: benchmarks (issue 7).
 #
 #   make bench           install the peers (build-aux/deps bench), build, and
-#                        print seven tables with ratios (the seventh: the
-#                        Python package against filelock and fasteners)
-#                        and an eighth: lockrun --etcd vs etcdctl lock
+#                        print seven tables with ratios (5b beside the
+#                        fifth: the floor of a scan, with io_uring; the
+#                        seventh: the Python package against filelock and
+#                        fasteners) and an eighth: lockrun --etcd vs
+#                        etcdctl lock
 #                        (etcd_bench.py); raw numbers go to
 #                        bench/results.json, the tables to bench/results.md
 #   make bench QUICK=1   the same tables at tiny sizes, under a minute (CI)
